@@ -1,1 +1,1 @@
-export {};
+export type { RewardFn, RewardSample } from "./types.js";
