@@ -74,25 +74,27 @@ export class Llama2cTokenizer implements Tokenizer {
   }
 
   /**
-   * Parses a llama2.c `tokenizer.bin`. The file does not store its entry count, so pass the
-   * model's vocab size; the file must hold exactly that many entries.
+   * Parses a llama2.c `tokenizer.bin`. The file does not store its entry count: pass the model's
+   * vocab size and the file must hold exactly that many entries; without it, entries are read up
+   * to the end of the file.
    */
-  static fromBuffer(buf: Uint8Array, vocabSize: number, name = '<buffer>'): Llama2cTokenizer {
-    if (!Number.isInteger(vocabSize) || vocabSize < 3) {
+  static fromBuffer(buf: Uint8Array, vocabSize?: number, name = '<buffer>'): Llama2cTokenizer {
+    if (vocabSize !== undefined && (!Number.isInteger(vocabSize) || vocabSize < 3)) {
       throw new Error(`${name}: vocab size must be an integer >= 3, got ${vocabSize}`);
     }
     const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     if (buf.byteLength < 4) throw new Error(`${name}: truncated llama2.c tokenizer: ${buf.byteLength} bytes, header needs 4`);
     const maxTokenLength = view.getInt32(0, true);
-    if (maxTokenLength <= 0) throw new Error(`${name}: bad max_token_length ${maxTokenLength}`);
+    if (maxTokenLength <= 0) throw new Error(`${name}: bad max_token_length ${maxTokenLength} (not a llama2.c tokenizer?)`);
     let off = 4;
     const pieces: string[] = [];
-    const scores = new Float32Array(vocabSize);
-    for (let id = 0; id < vocabSize; id++) {
+    const scores: number[] = [];
+    const wanted = vocabSize ?? Infinity;
+    for (let id = 0; id < wanted && (vocabSize !== undefined || off < buf.byteLength); id++) {
       if (off + 8 > buf.byteLength) {
-        throw new Error(`${name}: truncated llama2.c tokenizer: entry ${id} of ${vocabSize} starts at byte ${off} but the file has ${buf.byteLength} bytes`);
+        throw new Error(`${name}: truncated llama2.c tokenizer: entry ${id} of ${wanted} starts at byte ${off} but the file has ${buf.byteLength} bytes`);
       }
-      scores[id] = view.getFloat32(off, true);
+      scores.push(view.getFloat32(off, true));
       const len = view.getInt32(off + 4, true);
       off += 8;
       if (len < 0 || off + len > buf.byteLength) {
@@ -102,13 +104,14 @@ export class Llama2cTokenizer implements Tokenizer {
       off += len;
     }
     if (off !== buf.byteLength) {
-      throw new Error(`${name}: llama2.c tokenizer has ${buf.byteLength - off} bytes after its ${vocabSize} entries; is the vocab size (${vocabSize}) right?`);
+      throw new Error(`${name}: llama2.c tokenizer has ${buf.byteLength - off} bytes after its ${pieces.length} entries; is the vocab size (${vocabSize}) right?`);
     }
-    return new Llama2cTokenizer(maxTokenLength, pieces, scores);
+    if (pieces.length < 3) throw new Error(`${name}: llama2.c tokenizer has only ${pieces.length} entries`);
+    return new Llama2cTokenizer(maxTokenLength, pieces, Float32Array.from(scores));
   }
 
   /** Reads a llama2.c `tokenizer.bin` (see {@link Llama2cTokenizer.fromBuffer}). */
-  static async load(path: string, vocabSize: number): Promise<Llama2cTokenizer> {
+  static async load(path: string, vocabSize?: number): Promise<Llama2cTokenizer> {
     let buf: Buffer;
     try {
       buf = await readFile(path);
@@ -121,14 +124,14 @@ export class Llama2cTokenizer implements Tokenizer {
   /** Rebuilds from {@link Llama2cTokenizer.toJSON}'s output. */
   static fromJSON(json: Extract<TokenizerJSON, { kind: 'llama2c' }>): Llama2cTokenizer {
     if (!Array.isArray(json.vocab) || !Array.isArray(json.scores) || json.vocab.length !== json.scores.length) {
-      throw new Error('tokenizer.json: llama2c tokenizer needs arrays "vocab" and "scores" of equal length');
+      throw new Error('llama2c tokenizer needs arrays "vocab" and "scores" of equal length');
     }
-    if (json.vocab.length < 3) throw new Error('tokenizer.json: llama2c vocab must have at least 3 entries');
+    if (json.vocab.length < 3) throw new Error('llama2c vocab must have at least 3 entries');
     json.scores.forEach((s, i) => {
-      if (typeof s !== 'number' || !Number.isFinite(s)) throw new Error(`tokenizer.json: scores[${i}] is not a finite number`);
+      if (typeof s !== 'number' || !Number.isFinite(s)) throw new Error(`llama2c scores[${i}] is not a finite number`);
     });
     json.vocab.forEach((p, i) => {
-      if (typeof p !== 'string') throw new Error(`tokenizer.json: vocab[${i}] is not a string`);
+      if (typeof p !== 'string') throw new Error(`llama2c vocab[${i}] is not a string`);
     });
     const pieces = json.vocab.map((p) => bytesToBinary(utf8.encode(p)));
     return new Llama2cTokenizer(json.maxTokenLength, pieces, Float32Array.from(json.scores));

@@ -1,0 +1,46 @@
+/** Rebuilding a tokenizer from its serialised form (tokenizer.json). */
+import { readFile } from 'node:fs/promises';
+import type { Tokenizer, TokenizerJSON } from '../types.js';
+import { ByteTokenizer } from './byte.js';
+import { CharTokenizer } from './char.js';
+import { Llama2cTokenizer } from './llama2c.js';
+
+/** Builds the tokenizer a {@link TokenizerJSON} describes; `where` names the source in errors. */
+export function tokenizerFromJSON(json: TokenizerJSON, where = 'tokenizer.json'): Tokenizer {
+  if (json === null || typeof json !== 'object') throw new Error(`${where}: expected an object`);
+  const kind = (json as { kind?: unknown }).kind;
+  try {
+    switch (kind) {
+      case 'char': {
+        if (!Array.isArray(json.alphabet)) throw new Error('"alphabet" must be an array of strings');
+        return new CharTokenizer(json.alphabet, json.specials);
+      }
+      case 'byte':
+        return new ByteTokenizer(json.specials);
+      case 'llama2c':
+        return Llama2cTokenizer.fromJSON(json);
+      default:
+        throw new Error(`"kind" must be one of char, byte, llama2c; got ${JSON.stringify(kind)}`);
+    }
+  } catch (err) {
+    const msg = (err as Error).message;
+    throw new Error(msg.startsWith(where) ? msg : `${where}: ${msg}`);
+  }
+}
+
+/** Reads and parses a tokenizer.json file. */
+export async function loadTokenizerJSON(path: string): Promise<Tokenizer> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read tokenizer ${path}: ${(err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${path}: invalid JSON: ${(err as Error).message}`);
+  }
+  return tokenizerFromJSON(json as TokenizerJSON, path);
+}
