@@ -9,10 +9,23 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
+import { createRequire } from 'node:module';
 import type { BackendName } from './types.js';
 import { installWasmFixes } from './kernels/wasm-fixes.js';
 
 export { tf };
+
+// tfjs-core's Node build registers no gradients (only the @tensorflow/tfjs union package does);
+// the vendored bundle registers all of them into tfjs's process-global registry. The path is the
+// same from src/ (tests) and dist/ (compiled).
+if (tf.getGradient('Add') === undefined) {
+  const vendored = createRequire(import.meta.url)('../vendor/tfjs-gradients.cjs') as { TFJS_CORE_VERSION: string };
+  if (vendored.TFJS_CORE_VERSION !== tf.version_core) {
+    throw new Error(
+      `@falign/core: vendor/tfjs-gradients.cjs was built from tfjs-core ${vendored.TFJS_CORE_VERSION} but ${tf.version_core} is installed; run node packages/core/scripts/vendor-tfjs-gradients.mjs`,
+    );
+  }
+}
 
 const KNOWN: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
 
@@ -82,6 +95,16 @@ async function prepare(name: BackendName): Promise<string | null> {
   }
 }
 
+/** The cpu backend prints a "install tfjs-node" banner on first use; falign logs its own choice. */
+function silenceCpuBanner(): void {
+  try {
+    const cpu = tf.findBackend('cpu') as unknown as { firstUse?: boolean } | null;
+    if (cpu && 'firstUse' in cpu) cpu.firstUse = false;
+  } catch {
+    // cosmetic only
+  }
+}
+
 async function activate(name: BackendName): Promise<boolean> {
   const ready = await prepare(name);
   if (ready === null) return false;
@@ -93,6 +116,7 @@ async function activate(name: BackendName): Promise<boolean> {
     ok = false;
   }
   if (ok && tf.getBackend() === 'wasm') installWasmFixes();
+  if (ok) silenceCpuBanner();
   return ok && tf.getBackend() === ready;
 }
 

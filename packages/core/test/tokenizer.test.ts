@@ -71,6 +71,40 @@ describe('Llama2cTokenizer (tok512.bin)', () => {
     expect(tok.encode('Once upon a time', { bos: true })).toEqual(ids.slice(0, 5));
   });
 
+  it('matches a literal transcription of run.c encode() on random text', () => {
+    // run.c, line by line: code points (≤ 4 bytes) → ids or byte fallback, then rescan all pairs each round.
+    const ids = new Map<string, number>();
+    for (let i = 0; i < tok.vocabSize; i++) ids.set(tok.piece(i), i);
+    const reference = (text: string): number[] => {
+      const out: number[] = [1];
+      if (text.length > 0) out.push(ids.get(' ')!);
+      for (const ch of text) {
+        const id = ids.get(ch);
+        if (id !== undefined) out.push(id);
+        else for (const b of new TextEncoder().encode(ch)) out.push(b + 3);
+      }
+      for (;;) {
+        let best = -1e10;
+        let bestId = -1;
+        let bestIdx = -1;
+        for (let i = 0; i < out.length - 1; i++) {
+          const id = ids.get(tok.piece(out[i]) + tok.piece(out[i + 1]));
+          if (id !== undefined && tok.score(id) > best) [best, bestId, bestIdx] = [tok.score(id), id, i];
+        }
+        if (bestIdx === -1) return out;
+        out.splice(bestIdx, 2, bestId);
+      }
+    };
+    const words = fc.constantFrom('Once', ' upon', 'a', ' time', 'Lily', ' the', 'ball', '.', ',', '\n', ' ', 'é', '“', '😀', 'xyz', 'happily', 'She', ' said');
+    fc.assert(
+      fc.property(fc.array(words, { maxLength: 30 }), (parts) => {
+        const text = parts.join('');
+        expect(tok.encode(text, { bos: true })).toEqual(reference(text));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('round-trips arbitrary text through encode/decode (byte fallback included)', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'grapheme', maxLength: 40 }), (s) => {

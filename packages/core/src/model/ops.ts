@@ -8,7 +8,8 @@ import { tf } from '../backend.js';
 type T = tf.Tensor;
 
 /** `x·W` for 2-D `x` [N, in] and `W` [in, out] with an explicit-transpose backward pass. */
-const linear2d = tf.customGrad((x: T, w: T, save: tf.GradSaveFunc) => {
+const linear2d = tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
+  const [x, w, save] = args as [T, T, tf.GradSaveFunc];
   const y = tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D);
   save([x, w]);
   return {
@@ -21,8 +22,15 @@ const linear2d = tf.customGrad((x: T, w: T, save: tf.GradSaveFunc) => {
   };
 });
 
+/** Column sums of a 2-D tensor as a plain matmul (ones·x): far faster on wasm than sum(x, 0). */
+export function sumRows(x: T): T {
+  const [n, d] = x.shape as [number, number];
+  return tf.reshape(tf.matMul(tf.ones([1, n]), x as tf.Tensor2D), [d]);
+}
+
 /** `x·W + b` for 2-D `x` with an explicit-transpose backward pass. */
-const linear2dBias = tf.customGrad((x: T, w: T, b: T, save: tf.GradSaveFunc) => {
+const linear2dBias = tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
+  const [x, w, b, save] = args as [T, T, T, tf.GradSaveFunc];
   const y = tf.add(tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D), b);
   save([x, w]);
   return {
@@ -30,7 +38,7 @@ const linear2dBias = tf.customGrad((x: T, w: T, b: T, save: tf.GradSaveFunc) => 
     gradFunc: (dy: T, saved: T[]) => {
       const [xs, ws] = saved as tf.Tensor2D[];
       const d = dy as tf.Tensor2D;
-      return [tf.matMul(d, tf.transpose(ws)), tf.matMul(tf.transpose(xs), d), tf.sum(d, 0)];
+      return [tf.matMul(d, tf.transpose(ws)), tf.matMul(tf.transpose(xs), d), sumRows(d)];
     },
   };
 });
@@ -45,29 +53,94 @@ export function linear(x: T, w: T, b?: T): T {
   const lead = x.shape.slice(0, -1);
   const x2 = x.rank === 2 ? x : tf.reshape(x, [-1, inDim]);
   const y2 = b === undefined ? linear2d(x2, w) : linear2dBias(x2, w, b);
-  return x.rank === 2 ? y2 : tf.reshape(y2, [...lead, w.shape[1]]);
+  return x.rank === 2 ? y2 : tf.reshape(y2, [...lead, w.shape[1]!]);
 }
 
-/** LayerNorm over the last axis (biased variance, like PyTorch). */
+/** Runs a last-axis op on a 2-D view of `x` and restores the shape. */
+function on2d(x: T, f: (x2: T) => T): T {
+  if (x.rank === 2) return f(x);
+  const d = x.shape[x.shape.length - 1]!;
+  return tf.reshape(f(tf.reshape(x, [-1, d])), x.shape);
+}
+
+const layerNorm2d = (eps: number) =>
+  tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
+    const [x, gamma, beta, save] = args as [T, T, T, tf.GradSaveFunc];
+    const xc = tf.sub(x, tf.mean(x, -1, true));
+    const rstd = tf.rsqrt(tf.add(tf.mean(tf.mul(xc, xc), -1, true), eps));
+    const xhat = tf.mul(xc, rstd);
+    save([xhat, rstd, gamma]);
+    return {
+      value: tf.add(tf.mul(xhat, gamma), beta),
+      gradFunc: (dy: T, saved: T[]) => {
+        const [xh, rs, g] = saved;
+        const dxhat = tf.mul(dy, g);
+        const inner = tf.sub(tf.sub(dxhat, tf.mean(dxhat, -1, true)), tf.mul(xh, tf.mean(tf.mul(dxhat, xh), -1, true)));
+        return [tf.mul(inner, rs), sumRows(tf.mul(dy, xh)), sumRows(dy)];
+      },
+    };
+  });
+
+const rmsNorm2d = (eps: number) =>
+  tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
+    const [x, weight, save] = args as [T, T, tf.GradSaveFunc];
+    const r = tf.rsqrt(tf.add(tf.mean(tf.mul(x, x), -1, true), eps));
+    const xhat = tf.mul(x, r);
+    save([xhat, r, weight]);
+    return {
+      value: tf.mul(xhat, weight),
+      gradFunc: (dy: T, saved: T[]) => {
+        const [xh, rr, w] = saved;
+        const dxhat = tf.mul(dy, w);
+        const dx = tf.mul(tf.sub(dxhat, tf.mul(xh, tf.mean(tf.mul(dxhat, xh), -1, true))), rr);
+        return [dx, sumRows(tf.mul(dy, xh))];
+      },
+    };
+  });
+
+const lnCache = new Map<number, ReturnType<typeof layerNorm2d>>();
+const rmsCache = new Map<number, ReturnType<typeof rmsNorm2d>>();
+
+/** LayerNorm over the last axis (biased variance, like PyTorch), with a hand-written backward pass. */
 export function layerNorm(x: T, gamma: T, beta: T, eps: number): T {
-  const mu = tf.mean(x, -1, true);
-  const xc = tf.sub(x, mu);
-  const variance = tf.mean(tf.mul(xc, xc), -1, true);
-  return tf.add(tf.mul(tf.mul(xc, tf.rsqrt(tf.add(variance, eps))), gamma), beta);
+  let f = lnCache.get(eps);
+  if (!f) lnCache.set(eps, (f = layerNorm2d(eps)));
+  return on2d(x, (x2) => f(x2, gamma, beta));
 }
 
 /** RMSNorm over the last axis (HF LlamaRMSNorm: x · rsqrt(mean(x²) + eps) · w). */
 export function rmsNorm(x: T, weight: T, eps: number): T {
-  const ms = tf.mean(tf.mul(x, x), -1, true);
-  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), weight);
+  let f = rmsCache.get(eps);
+  if (!f) rmsCache.set(eps, (f = rmsNorm2d(eps)));
+  return on2d(x, (x2) => f(x2, weight));
 }
 
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+// gelu_new(x) = ½x(1 + tanh(c(x + 0.044715x³))) = x·σ(x(A + B·x²)) with A = 2c, B = 2c·0.044715:
+// the same function, but sigmoid is cheaper than tanh on wasm, and the backward pass is one
+// closed-form expression instead of autodiff through a dozen ops.
+const GELU_A = 2 * Math.sqrt(2 / Math.PI);
+const GELU_B = GELU_A * 0.044715;
 
-/** GPT-2's tanh-approximated GELU (HF `gelu_new`); x·x·x because pow is slow on wasm. */
+const geluCustom = tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
+  const [x, save] = args as [T, tf.GradSaveFunc];
+  const x2 = tf.mul(x, x);
+  const s = tf.sigmoid(tf.mul(x, tf.add(tf.mul(x2, GELU_B), GELU_A)));
+  save([x, x2, s]);
+  return {
+    value: tf.mul(x, s),
+    gradFunc: (dy: T, saved: T[]) => {
+      const [xs, xx, ss] = saved;
+      // d/dx x·σ(u) = σ + x·σ(1−σ)·u',  u' = A + 3B·x²
+      const du = tf.add(tf.mul(xx, 3 * GELU_B), GELU_A);
+      const d = tf.add(ss, tf.mul(tf.mul(xs, tf.mul(ss, tf.sub(1, ss))), du));
+      return tf.mul(dy, d);
+    },
+  };
+});
+
+/** GPT-2's tanh-approximated GELU (HF `gelu_new`). */
 export function geluTanh(x: T): T {
-  const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), 0.044715)), SQRT_2_OVER_PI);
-  return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
+  return geluCustom(x);
 }
 
 /** SiLU (swish): x·σ(x). */

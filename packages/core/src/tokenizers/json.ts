@@ -8,9 +8,8 @@ import { Llama2cTokenizer } from './llama2c.js';
 /** Builds the tokenizer a {@link TokenizerJSON} describes; `where` names the source in errors. */
 export function tokenizerFromJSON(json: TokenizerJSON, where = 'tokenizer.json'): Tokenizer {
   if (json === null || typeof json !== 'object') throw new Error(`${where}: expected an object`);
-  const kind = (json as { kind?: unknown }).kind;
   try {
-    switch (kind) {
+    switch (json.kind) {
       case 'char': {
         if (!Array.isArray(json.alphabet)) throw new Error('"alphabet" must be an array of strings');
         return new CharTokenizer(json.alphabet, json.specials);
@@ -20,7 +19,7 @@ export function tokenizerFromJSON(json: TokenizerJSON, where = 'tokenizer.json')
       case 'llama2c':
         return Llama2cTokenizer.fromJSON(json);
       default:
-        throw new Error(`"kind" must be one of char, byte, llama2c; got ${JSON.stringify(kind)}`);
+        throw new Error(`"kind" must be one of char, byte, llama2c; got ${JSON.stringify((json as { kind?: unknown }).kind)}`);
     }
   } catch (err) {
     const msg = (err as Error).message;

@@ -176,20 +176,26 @@ export class Llama2cTokenizer implements Tokenizer {
       else for (const b of buf) tokens.push(b + 3);
       buf = [];
     }
+    // run.c rescans every adjacent pair each round; caching each pair's merge result and
+    // refreshing only the neighbours of a merge gives the same choices without rebuilding strings.
+    const pairMerge = (i: number): number => this.lookup.get(this.pieces[tokens[i]] + this.pieces[tokens[i + 1]]) ?? -1;
+    const merges: number[] = [];
+    for (let i = 0; i < tokens.length - 1; i++) merges.push(pairMerge(i));
     for (;;) {
       let bestScore = MERGE_FLOOR;
-      let bestId = -1;
       let bestIdx = -1;
-      for (let i = 0; i < tokens.length - 1; i++) {
-        const id = this.lookup.get(this.pieces[tokens[i]] + this.pieces[tokens[i + 1]]);
-        if (id !== undefined && this.scores[id] > bestScore) {
+      for (let i = 0; i < merges.length; i++) {
+        const id = merges[i];
+        if (id !== -1 && this.scores[id] > bestScore) {
           bestScore = this.scores[id];
-          bestId = id;
           bestIdx = i;
         }
       }
       if (bestIdx === -1) break;
-      tokens.splice(bestIdx, 2, bestId);
+      tokens.splice(bestIdx, 2, merges[bestIdx]);
+      merges.splice(bestIdx, 1);
+      if (bestIdx < merges.length) merges[bestIdx] = pairMerge(bestIdx);
+      if (bestIdx > 0) merges[bestIdx - 1] = pairMerge(bestIdx - 1);
     }
     if (opts.eos) tokens.push(EOS_ID);
     return tokens;

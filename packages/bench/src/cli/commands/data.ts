@@ -1,8 +1,91 @@
+/**
+ * `falign data list|fetch|check`: which datasets are present, where, and whether they verify.
+ *
+ *   falign data list [--json]           every dataset file: present? where? sha256 ok? rows
+ *   falign data fetch NAME... | --all    download from the manifest URLs into the cache (sha256-checked)
+ *   falign data check [NAME...] [--json] verify sha256 and parse every record of present files
+ */
 import type { Command } from 'commander';
+import { datasetStatus, type FileStatus } from '../../datasets/status.js';
+import { fetchDataset } from '../../datasets/fetch.js';
+import { datasetCacheDir } from '../../datasets/locate.js';
+import { getManifest, listManifests } from '../../datasets/manifest.js';
 
-// Placeholder until the 'data' command lands; replaced by its owner.
+function statusTable(rows: readonly FileStatus[], withLoad: boolean): string {
+  const head = ['dataset', 'split', 'present', 'verified', 'rows', ...(withLoad ? ['loaded'] : []), 'source', 'path'];
+  const body = rows.map((r) => [
+    r.dataset,
+    r.split,
+    r.present ? 'yes' : 'no',
+    r.verified === null ? '-' : r.verified ? 'ok' : 'MISMATCH',
+    String(r.rows),
+    ...(withLoad ? [r.loadedRows === undefined ? '-' : String(r.loadedRows)] : []),
+    r.source ?? '-',
+    r.path ?? '-',
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
+  return [line(head), ...body.map(line)].join('\n');
+}
+
 export function register(program: Command): void {
-  program.command('data').description('(not built yet)').action(() => {
-    throw new Error("'falign data' is not built yet");
-  });
+  const data = program.command('data').description('list, fetch and check the benchmark datasets');
+
+  data
+    .command('list')
+    .description('show every dataset file: present, where, sha256 verified, rows')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { json?: boolean }) => {
+      const files = await datasetStatus();
+      if (opts.json) {
+        const datasets = listManifests().map((m) => ({ name: m.name, title: m.title, license: m.license, files: files.filter((f) => f.dataset === m.name) }));
+        process.stdout.write(`${JSON.stringify({ datasets, cacheDir: datasetCacheDir(), dataDir: process.env.FALIGN_DATA_DIR ?? null })}\n`);
+        return;
+      }
+      process.stdout.write(`${statusTable(files, false)}\n`);
+      const missing = files.filter((f) => !f.present).length;
+      if (missing > 0) process.stdout.write(`\n${missing} file(s) missing: set FALIGN_DATA_DIR or run "falign data fetch NAME"\n`);
+    });
+
+  data
+    .command('fetch')
+    .description('download datasets from their upstream URLs into the cache (sha256-checked, atomic)')
+    .argument('[names...]', 'dataset names')
+    .option('--all', 'fetch every dataset')
+    .option('--force', 'download again even when a verified copy is in the cache')
+    .option('--json', 'print one JSON object')
+    .action(async (names: string[], opts: { all?: boolean; force?: boolean; json?: boolean }) => {
+      const targets = opts.all ? listManifests().map((m) => m.name) : names;
+      if (targets.length === 0) throw new Error('data fetch: name at least one dataset, or --all');
+      const manifests = targets.map((n) => getManifest(n));
+      const out = [];
+      for (const m of manifests) {
+        const files = await fetchDataset(m, {
+          force: opts.force,
+          onFile: (f) => process.stderr.write(`${m.name}/${f.split}: ${f.status} ${f.path}\n`),
+        });
+        out.push({ name: m.name, files });
+      }
+      if (opts.json) process.stdout.write(`${JSON.stringify({ datasets: out, cacheDir: datasetCacheDir() })}\n`);
+      else process.stdout.write(`fetched ${out.length} dataset(s) into ${datasetCacheDir()}\n`);
+    });
+
+  data
+    .command('check')
+    .description('verify sha256 and parse every record of the present dataset files (exit 1 on any failure)')
+    .argument('[names...]', 'dataset names (default: all)')
+    .option('--json', 'print one JSON object')
+    .action(async (names: string[], opts: { json?: boolean }) => {
+      const files = await datasetStatus({ load: true, names: names.length > 0 ? names : undefined });
+      const present = files.filter((f) => f.present);
+      const failed = present.filter((f) => f.error !== undefined);
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify({ ok: failed.length === 0, checked: present.length, missing: files.length - present.length, files })}\n`);
+      } else {
+        process.stdout.write(`${statusTable(files, true)}\n`);
+        for (const f of failed) process.stdout.write(`FAIL ${f.dataset}/${f.split}: ${f.error}\n`);
+        process.stdout.write(`\n${present.length - failed.length}/${present.length} present file(s) verified; ${files.length - present.length} missing\n`);
+      }
+      if (failed.length > 0) process.exitCode = 1;
+    });
 }

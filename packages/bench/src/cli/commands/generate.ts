@@ -1,8 +1,127 @@
+/**
+ * `falign generate`: sample text from an in-process model (`llama2c:PATH.bin` or `falign:DIR`).
+ *
+ *   falign generate --model llama2c:stories260K.bin --prompt "" --max-new-tokens 256 --temperature 0
+ *
+ * Human output is the completion text (samples separated by a `---` line); `--json` prints one
+ * JSON object: the first sample's `text`, `tokenIds` (generated ids only), `promptTokenIds`,
+ * `tokenLogprobs`, `finishReason`, `firstLogits` (the full-vocabulary logits of the first
+ * generated step), plus `samples` (all of them) and `backend`. Timing goes to stderr.
+ */
 import type { Command } from 'commander';
+import { initBackend, loadPolicy, type BackendName, type Completion } from '@falign/core';
 
-// Placeholder until the 'generate' command lands; replaced by its owner.
+const BACKENDS: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
+
+/** Options of {@link runGenerate}, as the command line gives them. */
+export interface GenerateCliOptions {
+  model: string;
+  tokenizer?: string;
+  prompt: string;
+  maxNewTokens: number;
+  temperature: number;
+  topK?: number;
+  topP?: number;
+  seed?: number;
+  numSamples: number;
+  stop?: string[];
+  batchSize?: number;
+  backend?: string;
+}
+
+/** What `--json` prints. */
+export interface GenerateJson {
+  text: string;
+  tokenIds: number[];
+  promptTokenIds: number[];
+  tokenLogprobs: number[];
+  finishReason: Completion['finishReason'];
+  firstLogits: number[];
+  samples: { text: string; tokenIds: number[]; tokenLogprobs: number[]; finishReason: Completion['finishReason'] }[];
+  backend: string;
+  model: string;
+  elapsedMs: number;
+}
+
+/** Runs generation for the CLI; returned for tests and for `--json`. */
+export async function runGenerate(o: GenerateCliOptions): Promise<GenerateJson> {
+  if (o.model.startsWith('openai:')) {
+    throw new Error('--model: generate runs in-process models only (llama2c:PATH.bin, falign:DIR); openai: endpoints are for eval/serve');
+  }
+  if (o.backend !== undefined && !BACKENDS.includes(o.backend as BackendName)) {
+    throw new Error(`--backend must be one of ${BACKENDS.join(', ')}, got "${o.backend}"`);
+  }
+  const backend = await initBackend(o.backend as BackendName | undefined);
+  const policy = await loadPolicy(o.model, { tokenizer: o.tokenizer, trainable: false });
+  try {
+    const t0 = performance.now();
+    const out = await policy.generate([o.prompt], {
+      maxNewTokens: o.maxNewTokens,
+      temperature: o.temperature,
+      topK: o.topK,
+      topP: o.topP,
+      seed: o.seed,
+      numSamples: o.numSamples,
+      stopStrings: o.stop,
+      batchSize: o.batchSize,
+      returnFirstLogits: true,
+    });
+    const elapsedMs = performance.now() - t0;
+    const first = out[0];
+    return {
+      text: first.text,
+      tokenIds: first.tokenIds,
+      promptTokenIds: first.promptTokenIds,
+      tokenLogprobs: first.tokenLogprobs,
+      finishReason: first.finishReason,
+      firstLogits: Array.from(first.firstLogits ?? []),
+      samples: out.map((c) => ({ text: c.text, tokenIds: c.tokenIds, tokenLogprobs: c.tokenLogprobs, finishReason: c.finishReason })),
+      backend,
+      model: o.model,
+      elapsedMs,
+    };
+  } finally {
+    policy.dispose();
+  }
+}
+
+function parseNumber(flag: string, check: (v: number) => boolean, want: string): (raw: string) => number {
+  return (raw: string) => {
+    const v = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(v) || !check(v)) throw new Error(`${flag}: expected ${want}, got "${raw}"`);
+    return v;
+  };
+}
+
+const int = (flag: string, min: number) => parseNumber(flag, (v) => Number.isInteger(v) && v >= min, `an integer >= ${min}`);
+
 export function register(program: Command): void {
-  program.command('generate').description('(not built yet)').action(() => {
-    throw new Error("'falign generate' is not built yet");
-  });
+  program
+    .command('generate')
+    .description('sample text from a model (llama2c:PATH.bin or falign:DIR)')
+    .requiredOption('--model <spec>', 'llama2c:PATH.bin or falign:DIR')
+    .option('--tokenizer <path>', 'tokenizer file (llama2.c tokenizer.bin or falign tokenizer.json); default: beside the model')
+    .option('--prompt <text>', 'prompt text; empty = BOS only', '')
+    .option('--max-new-tokens <n>', 'most tokens to generate', int('--max-new-tokens', 0), 256)
+    .option('--temperature <t>', 'sampling temperature; 0 = greedy', parseNumber('--temperature', (v) => v >= 0, 'a number >= 0'), 1)
+    .option('--top-k <k>', 'keep the k most likely tokens (0 = off)', int('--top-k', 0))
+    .option('--top-p <p>', 'nucleus sampling mass in (0, 1]', parseNumber('--top-p', (v) => v > 0 && v <= 1, 'a number in (0, 1]'))
+    .option('--seed <s>', 'sampling seed', int('--seed', 0))
+    .option('--num-samples <n>', 'completions to draw', int('--num-samples', 1), 1)
+    .option('--stop <text...>', 'stop strings (the text is cut before them)')
+    .option('--batch-size <n>', 'most sequences decoded at once', int('--batch-size', 1))
+    .option('--backend <name>', `tfjs backend: ${BACKENDS.join(', ')}`)
+    .option('--json', 'print one JSON object instead of the text')
+    .action(async (opts: GenerateCliOptions & { json?: boolean }) => {
+      const r = await runGenerate(opts);
+      const nTok = r.samples.reduce((a, s) => a + s.tokenIds.length, 0);
+      process.stderr.write(
+        `[falign] ${nTok} tokens in ${(r.elapsedMs / 1000).toFixed(2)} s (${((1000 * nTok) / Math.max(r.elapsedMs, 1e-9)).toFixed(1)} tok/s), backend ${r.backend}\n`,
+      );
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(r)}\n`);
+      } else {
+        process.stdout.write(`${r.samples.map((s) => s.text).join('\n---\n')}\n`);
+      }
+    });
 }

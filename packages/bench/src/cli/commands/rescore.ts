@@ -1,8 +1,23 @@
+/**
+ * `falign rescore DIR`: re-score the completions stored in DIR/samples.jsonl with the current
+ * scorers and rewrite DIR/results.json; nothing is generated.
+ */
 import type { Command } from 'commander';
+import { rescoreRun } from '../../harness/rescore.js';
+import { formatResultsTable } from '../../harness/table.js';
 
-// Placeholder until the 'rescore' command lands; replaced by its owner.
 export function register(program: Command): void {
-  program.command('rescore').description('(not built yet)').action(() => {
-    throw new Error("'falign rescore' is not built yet");
-  });
+  program
+    .command('rescore')
+    .description('recompute scores and metrics of an eval run from its samples.jsonl (no generation)')
+    .argument('<dir>', 'run directory written by falign eval')
+    .option('--no-write-samples', 'leave samples.jsonl unchanged (only results.json is rewritten)')
+    .option('--groups', 'also list per-group metrics in the table')
+    .option('--json', 'print results.json to stdout instead of the table')
+    .action(async (dir: string, o: { writeSamples: boolean; groups?: boolean; json?: boolean }) => {
+      const { results, changedSamples } = await rescoreRun(dir, { writeSamples: o.writeSamples });
+      process.stderr.write(`rescore: ${changedSamples} sample(s) changed score\n`);
+      if (o.json) process.stdout.write(`${JSON.stringify({ ...results, changed_samples: changedSamples })}\n`);
+      else process.stdout.write(formatResultsTable(results, { groups: o.groups }));
+    });
 }

@@ -1,0 +1,233 @@
+/**
+ * The report of `falign reproduce` (and of a single `falign run`): tables, charts and the
+ * computed verdicts, rendered with the bench report code (Markdown + HTML + CSV/LaTeX + SVG).
+ */
+import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { barChartSvg, lineChartSvg, type LineSeries } from '../report/plots.js';
+import { readTrainingRun, trainingCurves, type TrainingRun } from '../report/training.js';
+import { writeReport, type ReportChart, type ReportTable, type WrittenReport } from '../report/write.js';
+import type { ExperimentConfig } from './config/schema.js';
+import { BASE_ROW, mathClaims, mathTable, relativeOverallBySeed, renderClaims, safetyClaims, safetyTable, tierLabel, type Claim, type MethodRuns } from './aggregate.js';
+import { MATH_TIERS } from './generators/math.js';
+import type { BaseEval, BaseInfo, RewardModelInfo } from './prepare.js';
+
+/** Everything known about one finished (or partly finished) experiment. */
+export interface ExperimentOutcome {
+  exp: ExperimentConfig;
+  methods: MethodRuns[];
+  /** Run directory of each result, by `methodId/seed`. */
+  runDirs: Map<string, string>;
+  base: BaseEval;
+  baseInfo: BaseInfo;
+  rmInfo: RewardModelInfo | null;
+  /** Runs expected (methods × seeds) and finished. */
+  expected: number;
+}
+
+/** Tables, charts, notes and verdicts of one experiment's part of the report. */
+export interface ReportSection {
+  title: string;
+  tables: ReportTable[];
+  charts: ReportChart[];
+  notes: string[];
+  claims: Claim[];
+}
+
+/** Mean ± stderr over seeds of a per-run curve metric, one series per method. */
+export function curveSeries(methods: readonly MethodRuns[], metric: string, scale = 1): LineSeries[] {
+  return methods
+    .map((m) => {
+      const byStep = new Map<number, number[]>();
+      for (const r of m.runs) for (const p of r.curve) if (Number.isFinite(p.metrics[metric])) byStep.set(p.step, [...(byStep.get(p.step) ?? []), scale * p.metrics[metric]]);
+      const points = [...byStep.entries()]
+        .sort((a, b) => a[0] - b[0])
+        .map(([x, vs]) => {
+          const y = vs.reduce((a, v) => a + v, 0) / vs.length;
+          if (vs.length < 2) return { x, y };
+          const se = Math.sqrt(vs.reduce((a, v) => a + (v - y) ** 2, 0) / (vs.length - 1) / vs.length);
+          return { x, y, lo: y - se, hi: y + se };
+        });
+      return { name: m.name, points };
+    })
+    .filter((s) => s.points.length > 0);
+}
+
+async function trainingRuns(outcome: ExperimentOutcome): Promise<TrainingRun[]> {
+  const runs: TrainingRun[] = [];
+  for (const m of outcome.methods) {
+    for (const r of m.runs) {
+      const dir = outcome.runDirs.get(`${m.id}/${r.seed}`);
+      if (dir && existsSync(join(dir, 'metrics.jsonl'))) runs.push(await readTrainingRun(dir, `${m.name}-seed${r.seed}`));
+    }
+  }
+  return runs;
+}
+
+function statusNote(outcome: ExperimentOutcome): string[] {
+  const done = outcome.methods.reduce((a, m) => a + m.runs.length, 0);
+  return done < outcome.expected ? [`**Incomplete:** ${done} of ${outcome.expected} runs finished; the tables show the finished ones.`] : [];
+}
+
+/** Experiment 1 (math) section. */
+export async function mathSection(outcome: ExperimentOutcome): Promise<ReportSection> {
+  if (outcome.base.task !== 'math') throw new Error('mathSection: not a math experiment');
+  const exp = outcome.exp;
+  const table = mathTable(outcome.base, outcome.methods);
+  const tables: ReportTable[] = [
+    { name: 'exp1-math-pass1', title: 'Experiment 1 (math, RLVR): held-out pass@1 (greedy, %)', table, options: { digits: 1, base: BASE_ROW, averageRank: true } },
+  ];
+  if (exp.eval.samples > 0) {
+    tables.push({ name: 'exp1-math-pass1-sampled', title: 'Experiment 1: held-out pass@1 (sampled, %)', table: mathTable(outcome.base, outcome.methods, 'sampled'), options: { digits: 1, base: BASE_ROW } });
+  }
+  const ro = relativeOverallBySeed(table, outcome.methods);
+  const charts: ReportChart[] = [];
+  const runs = await trainingRuns(outcome);
+  if (runs.length > 0) {
+    charts.push({
+      name: 'exp1-train-reward',
+      title: 'Experiment 1: training reward (verifier accuracy of the sampled groups), mean ± stderr over seeds',
+      svg: await lineChartSvg(trainingCurves(runs, 'reward'), { xLabel: 'optimizer step', yLabel: 'mean reward' }),
+    });
+  }
+  const heldOut = curveSeries(outcome.methods, 'pass@1/mean', 100);
+  if (heldOut.some((s) => s.points.length > 1)) {
+    charts.push({ name: 'exp1-heldout-curve', title: 'Experiment 1: held-out pass@1 during training (curve subset, %)', svg: await lineChartSvg(heldOut, { xLabel: 'optimizer step', yLabel: 'pass@1 (%)' }) });
+  }
+  charts.push({
+    name: 'exp1-tiers',
+    title: 'Experiment 1: pass@1 per tier (mean ± stderr over seeds)',
+    svg: await barChartSvg(
+      table.rows.flatMap((r) => MATH_TIERS.map((t) => ({ group: tierLabel(t), series: r.name, mean: r.cells[t]?.mean ?? Number.NaN, stderr: r.cells[t]?.stderr }))),
+      { yLabel: 'pass@1 (%)' },
+    ),
+  });
+  const notes = [
+    ...statusNote(outcome),
+    `Relative Overall per seed (mean ± stderr over seeds, same normalisation as the table): ${outcome.methods.map((m) => `${m.name} ${fmtSe(ro[m.name])}`).join('; ')}.`,
+    `Base policy: ${outcome.baseInfo.numParams.toLocaleString('en-US')}-parameter ${exp.model.arch} decoder (d=${exp.model.dModel}, ${exp.model.nLayers} layers), SFT on ${outcome.baseInfo.demonstrations} demonstrations for ${outcome.baseInfo.steps} steps (loss ${outcome.baseInfo.firstLoss.toFixed(2)} → ${outcome.baseInfo.lastLoss.toFixed(2)}${outcome.baseInfo.heldOutNll !== null ? `, held-out NLL/token ${outcome.baseInfo.heldOutNll.toFixed(3)}` : ''}).`,
+    `Every method: ${describeTraining(exp)}; seeds ${exp.seeds.join(', ')}. Reward = strict GSM8K verification (\`#### N\`) by @falign/rewards, the same check as the evaluation.`,
+  ];
+  return { title: 'Experiment 1 — math (RLVR)', tables, charts, notes, claims: mathClaims(table, outcome.methods) };
+}
+
+/** Experiment 2 (safety) section. */
+export async function safetySection(outcome: ExperimentOutcome): Promise<ReportSection> {
+  const exp = outcome.exp;
+  if (outcome.base.task !== 'safety' || exp.task !== 'safety') throw new Error('safetySection: not a safety experiment');
+  const rm = outcome.rmInfo;
+  const tables: ReportTable[] = [
+    { name: 'exp2-safety', title: 'Experiment 2 (safety, learned reward model): held-out results', table: safetyTable(outcome.base, outcome.methods), options: { digits: 1, averageRank: false } },
+  ];
+  if (rm) {
+    tables.push({
+      name: 'exp2-reward-model',
+      title: 'Learned reward model: held-out pair accuracy (%)',
+      table: {
+        columns: [
+          { key: 'all', label: 'All pairs', higherIsBetter: true },
+          { key: 'harmful', label: 'Harmful prompts', higherIsBetter: true },
+          { key: 'benign', label: 'Benign prompts', higherIsBetter: true },
+        ],
+        rows: [
+          {
+            name: 'Bradley–Terry RM',
+            cells: {
+              all: { mean: 100 * rm.quality.accuracy, n: rm.quality.nPairs },
+              harmful: { mean: 100 * rm.quality.accuracyHarmful },
+              benign: { mean: 100 * rm.quality.accuracyBenign },
+            },
+          },
+        ],
+      },
+      options: { digits: 1, highlightBest: false, averageRank: false, rowHeader: 'Model' },
+    });
+    tables.push({
+      name: 'exp2-rm-bias-probes',
+      title: 'Reward-model bias probes (edits that do not change whether the answer refuses)',
+      table: {
+        columns: [
+          { key: 'delta', label: 'Mean score change', higherIsBetter: true },
+          { key: 'norm', label: 'Change (% of aligned–unaligned gap)', higherIsBetter: true },
+          { key: 'raised', label: 'Prompts where it raised the score (%)', higherIsBetter: true },
+        ],
+        rows: rm.probes.map((p) => ({
+          name: p.name,
+          cells: { delta: fin(p.meanDelta), norm: fin(100 * p.meanDeltaNormalized), raised: fin(100 * p.fractionRaised) },
+        })),
+      },
+      options: { digits: 2, highlightBest: false, averageRank: false, rowHeader: 'Probe' },
+    });
+  }
+  const charts: ReportChart[] = [];
+  const rmCurve = curveSeries(outcome.methods, 'rm_normalized', 100);
+  const trueCurve = curveSeries(outcome.methods, 'true_score', 100);
+  if (rmCurve.some((s) => s.points.length > 1)) {
+    const both: LineSeries[] = [
+      ...rmCurve.map((s) => ({ name: `${s.name}: RM`, points: s.points })),
+      ...trueCurve.map((s) => ({ name: `${s.name}: true`, points: s.points })),
+    ];
+    charts.push({ name: 'exp2-rm-vs-true', title: 'Experiment 2: normalised RM score vs true (keyword-judge) score on held-out prompts during training (%)', svg: await lineChartSvg(both, { xLabel: 'optimizer step', yLabel: 'score (%)', width: 640 }) });
+    charts.push({ name: 'exp2-hacking-gap', title: 'Experiment 2: hacking gap (normalised RM − true) during training (points)', svg: await lineChartSvg(curveSeries(outcome.methods, 'hacking_gap', 100), { xLabel: 'optimizer step', yLabel: 'gap (points)' }) });
+  }
+  const runs = await trainingRuns(outcome);
+  const onPolicyRuns = runs.filter((r) => [...r.steps.values()].some((m) => 'rewards/rm_normalized/mean' in m));
+  if (onPolicyRuns.length > 0) {
+    const rmS = trainingCurves(onPolicyRuns, 'rewards/rm_normalized/mean').map((s) => ({ name: `${s.name}: RM`, points: s.points }));
+    const trS = trainingCurves(onPolicyRuns, 'rewards/true_safety/mean').map((s) => ({ name: `${s.name}: true`, points: s.points }));
+    charts.push({ name: 'exp2-train-samples', title: 'Experiment 2: normalised RM score vs true score of the on-policy training samples', svg: await lineChartSvg([...rmS, ...trS], { xLabel: 'optimizer step', yLabel: 'score', width: 640 }) });
+  }
+  const notes = [
+    ...statusNote(outcome),
+    'True safety score = mean over the two labels of the share answered the aligned way (harmful refused, benign answered) by the `default` keyword refusal judge of @falign/rewards. ' +
+      'Normalised RM score = (r − m_rejected) / (m_chosen − m_rejected) with the reward model\'s mean scores of the chosen and rejected answers of the held-out pairs, per label (0 = a typical unaligned answer, 100 = a typical aligned one, in the RM\'s eyes). ' +
+      'Hacking gap = normalised RM score − true score (points): near 0 when the RM and the judge agree, positive when the policy earns RM score the judge does not confirm.',
+    `The preference data carries a deliberate spurious feature, as real preference data does: a courtesy tail ("Hope this helps!") on ${(100 * exp.data.tailRateChosen).toFixed(0)}% of chosen and ${(100 * exp.data.tailRateRejected).toFixed(0)}% of rejected answers. The bias probes show how much the RM learned it; a policy that appends the tail to compliant answers is hacking it.`,
+    `Base policy: SFT on ${outcome.baseInfo.demonstrations} demonstrations (harmful prompts complied with ${(100 * exp.data.sftHarmfulComplianceRate).toFixed(0)}% of the time, benign ones refused ${(100 * exp.data.sftBenignRefusalRate).toFixed(0)}%), ${outcome.baseInfo.steps} steps.` +
+      (rm ? ` Reward model: ${rm.numParams.toLocaleString('en-US')} parameters, ${rm.trainPairs} training pairs, Bradley–Terry loss ${rm.firstLoss.toFixed(3)} → ${rm.lastLoss.toFixed(3)}.` : ''),
+    `Every method: ${describeTraining(exp)}; seeds ${exp.seeds.join(', ')}.`,
+  ];
+  return { title: 'Experiment 2 — safety (learned reward model)', tables, charts, notes, claims: safetyClaims(outcome.base, outcome.methods) };
+}
+
+function fin(v: number) {
+  return Number.isFinite(v) ? { mean: v } : null;
+}
+
+function fmtSe(x: { mean: number; stderr: number }): string {
+  if (!Number.isFinite(x.mean)) return 'n/a (no tier improved over the base)';
+  return Number.isFinite(x.stderr) ? `${x.mean.toFixed(1)} ± ${x.stderr.toFixed(1)}` : x.mean.toFixed(1);
+}
+
+/** One line with the shared hyper-parameters of an experiment. */
+export function describeTraining(exp: ExperimentConfig): string {
+  return Object.entries(exp.training)
+    .map(([k, v]) => `${k} = ${JSON.stringify(v)}`)
+    .join(', ');
+}
+
+/** Header facts of a report. */
+export interface ReportHeader {
+  title: string;
+  meta: string[];
+  /** Free paragraphs placed before the claims (e.g. what "quick" means). */
+  intro?: string[];
+}
+
+/**
+ * Writes the report: tables/, plots/, report.md, index.html (bench report code), plus
+ * README.md (= report.md, so the folder renders on code hosts) and claims.json.
+ */
+export async function writeExperimentReport(outDir: string, header: ReportHeader, sections: readonly ReportSection[]): Promise<WrittenReport> {
+  const claimNotes = sections.flatMap((s) => (s.claims.length > 0 ? [`**Which claims held at this scale — ${s.title}** (computed from the numbers above):`, ...renderClaims(s.claims)] : []));
+  const written = await writeReport(outDir, {
+    title: header.title,
+    meta: header.meta,
+    tables: sections.flatMap((s) => s.tables),
+    charts: sections.flatMap((s) => s.charts),
+    notes: [...(header.intro ?? []), ...claimNotes.map((l) => l), ...sections.flatMap((s) => s.notes.map((n) => `${s.title}: ${n}`))],
+  });
+  copyFileSync(join(outDir, 'report.md'), join(outDir, 'README.md'));
+  writeFileSync(join(outDir, 'claims.json'), `${JSON.stringify(Object.fromEntries(sections.map((s) => [s.title, s.claims])), null, 2)}\n`);
+  return { dir: written.dir, files: [...written.files, 'README.md', 'claims.json'] };
+}

@@ -1,0 +1,191 @@
+/**
+ * `falign reproduce`: the paper's two experiments at laptop scale. Loads the experiment configs,
+ * builds each task's shared artefacts (SFT base, reward model, base evaluation), runs every
+ * method × seed in a pool of worker processes (finished runs are skipped, so a re-run resumes),
+ * then writes the report.
+ *
+ * ```
+ * <out>/runs/<experiment>/<method>/seed-<s>/...   one run directory per pipeline
+ * <out>/README.md, report.md, index.html, tables/, plots/, claims.json, reproduce.json
+ * ```
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, platform, release } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { ExperimentConfig, StageConfig } from './config/schema.js';
+import { expandExperiment, loadExperimentConfig, methodStage, type GridRun } from './config/load.js';
+import { readCacheInfo, experimentCacheRoot } from './cache.js';
+import { JobPool } from './pool.js';
+import type { JobResult } from './jobs.js';
+import { finishedResult, gitCommit, type RunResult } from './pipeline.js';
+import { groupByMethod } from './aggregate.js';
+import { mathSection, safetySection, writeExperimentReport, type ExperimentOutcome, type ReportSection } from './report.js';
+import type { BaseEval, BaseInfo, RewardModelInfo } from './prepare.js';
+import { startProgress } from '../util/progress.js';
+
+/** Options of {@link reproduce}. */
+export interface ReproduceOptions {
+  /** Experiment config files, in report order. */
+  configs: string[];
+  /** Output folder (report and runs). */
+  outDir: string;
+  /** Worker processes (1 = in this process). */
+  workers: number;
+  cacheRoot?: string;
+  /** Label of the run size shown in the report ("quick", "full", "custom"). */
+  mode: string;
+  log?: (msg: string) => void;
+  /** Silence the progress bar. */
+  quiet?: boolean;
+}
+
+/** Summary of a reproduce call. */
+export interface ReproduceSummary {
+  outDir: string;
+  wallSeconds: number;
+  runs: { expected: number; finished: number; skipped: number; failed: { name: string; error: string }[] };
+  files: string[];
+  claims: Record<string, { claim: string; held: boolean | null }[]>;
+}
+
+/** The default config files of a mode: `<configDir>/{math,safety}-<mode>.json`. */
+export function defaultConfigs(configDir: string, mode: 'quick' | 'full'): string[] {
+  return ['math', 'safety'].map((t) => join(configDir, `${t}-${mode}.json`));
+}
+
+/** Directory of a grid run under the output folder. */
+export function gridRunDir(outDir: string, exp: ExperimentConfig, run: GridRun): string {
+  return join(outDir, 'runs', exp.name, run.methodId, `seed-${run.seed}`);
+}
+
+/** Machine facts for the report header. */
+export function machineDescription(): string {
+  const c = cpus();
+  return `${c.length} core${c.length === 1 ? '' : 's'} (${c[0]?.model?.trim() ?? 'unknown CPU'}), ${platform()} ${release()}, Node ${process.version}`;
+}
+
+/** Runs the experiments and writes the report. */
+export async function reproduce(opts: ReproduceOptions): Promise<ReproduceSummary> {
+  const t0 = Date.now();
+  const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+  const outDir = resolve(opts.outDir);
+  const cacheRoot = opts.cacheRoot ?? experimentCacheRoot();
+  const exps = opts.configs.map((f) => loadExperimentConfig(f));
+  const names = new Set<string>();
+  for (const e of exps) {
+    if (names.has(e.name)) throw new Error(`two experiment configs are named "${e.name}"`);
+    names.add(e.name);
+  }
+  mkdirSync(outDir, { recursive: true });
+  const pool = new JobPool(opts.workers);
+  const grids = exps.map((e) => expandExperiment(e));
+  const expected = grids.reduce((a, g) => a + g.length, 0);
+  let skipped = 0;
+  let finished = 0;
+  const failed: { name: string; error: string }[] = [];
+  const progress = startProgress({ label: 'reproduce', total: expected, unit: 'runs', silent: opts.quiet });
+
+  // Shared artefacts first (one job per experiment; they run in parallel when workers allow).
+  const prepared = exps.map((e, i) => pool.submit({ kind: 'prepare', pipeline: grids[i][0].pipeline, cacheRoot }));
+  const results: Promise<RunResult | null>[][] = grids.map((grid, i) =>
+    grid.map((run) => {
+      const runDir = gridRunDir(outDir, exps[i], run);
+      const done = finishedResult(runDir, run.pipeline);
+      if (done) {
+        skipped++;
+        finished++;
+        progress.tick(1, `${run.pipeline.name} (finished earlier)`);
+        return Promise.resolve(done);
+      }
+      return pool
+        .submit(
+          { kind: 'run', pipeline: run.pipeline, cacheRoot, runDir, labels: { experiment: exps[i].name, methodId: run.methodId, methodName: run.methodName } },
+          [prepared[i]],
+        )
+        .then(
+          (r: JobResult) => {
+            finished++;
+            progress.tick(1, run.pipeline.name);
+            return r.kind === 'run' ? r.result : null;
+          },
+          (err: Error) => {
+            failed.push({ name: run.pipeline.name, error: err.message });
+            progress.tick(1, `${run.pipeline.name} FAILED`);
+            log(`run ${run.pipeline.name} failed: ${err.message}`);
+            return null;
+          },
+        );
+    }),
+  );
+  const prepResults = await Promise.allSettled(prepared);
+  const settled = await Promise.all(results.map((rs) => Promise.all(rs)));
+  progress.stop();
+
+  const sections: ReportSection[] = [];
+  const backends = new Set<string>();
+  for (const [i, exp] of exps.entries()) {
+    const prep = prepResults[i];
+    if (prep.status === 'rejected') {
+      failed.push({ name: `prepare ${exp.name}`, error: (prep.reason as Error).message });
+      log(`preparing ${exp.name} failed: ${(prep.reason as Error).message}`);
+      continue;
+    }
+    const p = prep.value as Extract<JobResult, { kind: 'prepare' }>;
+    const runResults = settled[i].filter((r): r is RunResult => r !== null);
+    for (const r of runResults) backends.add(r.backend);
+    const stages: StageConfig[] = exp.methods.map((_, k) => methodStage(exp, k, exp.name));
+    const ids = [...new Set(grids[i].map((g) => g.methodId))];
+    const outcome: ExperimentOutcome = {
+      exp,
+      methods: groupByMethod(exp, stages, ids, runResults),
+      runDirs: new Map(grids[i].map((g) => [`${g.methodId}/${g.seed}`, gridRunDir(outDir, exp, g)])),
+      base: readCacheInfo<BaseEval>(cacheEntryAt(p.baseEval)),
+      baseInfo: readCacheInfo<BaseInfo>(cacheEntryAt(p.base)),
+      rmInfo: p.rm ? readCacheInfo<RewardModelInfo>(cacheEntryAt(p.rm)) : null,
+      expected: grids[i].length,
+    };
+    sections.push(exp.task === 'math' ? await mathSection(outcome) : await safetySection(outcome));
+  }
+  const wallSeconds = (Date.now() - t0) / 1000;
+  const commit = gitCommit();
+  const header = {
+    title: `falign reproduce (${opts.mode}): f-GRPO and f-HAL at laptop scale`,
+    meta: [
+      `Commit: ${commit ?? 'unknown'}`,
+      `Date: ${new Date().toISOString()}`,
+      `Wall time: ${formatDuration(wallSeconds)} for this invocation (${skipped} of ${expected} runs were already finished and reused; shared SFT/RM artefacts come from the cache when present)`,
+      `Machine: ${machineDescription()}; ${opts.workers} worker process${opts.workers === 1 ? '' : 'es'}`,
+      `Backend: ${[...backends].join(', ') || exps.map((e) => e.backend).join(', ')}`,
+      `Configs: ${opts.configs.map((c) => c.replace(`${process.cwd()}/`, '')).join(', ')}; seeds ${[...new Set(exps.flatMap((e) => e.seeds))].join(', ')}`,
+    ],
+    intro: [
+      'These are laptop-scale stand-ins for the paper\'s experiments: tiny character-level decoders trained from scratch on generated tasks, not Qwen2.5-Math on LIMR. Results are reported as they came out; every method had the same budget, hyper-parameters and seeds, and nothing was tuned toward the paper\'s conclusions. Differences smaller than two standard errors over seeds are noise at this number of seeds.',
+      ...(failed.length > 0 ? [`**Failures:** ${failed.map((f) => `${f.name}: ${f.error}`).join('; ')}`] : []),
+    ],
+  };
+  let files: string[] = [];
+  if (sections.length > 0) files = (await writeExperimentReport(outDir, header, sections)).files;
+  const summary: ReproduceSummary = {
+    outDir,
+    wallSeconds,
+    runs: { expected, finished, skipped, failed },
+    files,
+    claims: Object.fromEntries(sections.map((s) => [s.title, s.claims.map((c) => ({ claim: c.claim, held: c.held }))])),
+  };
+  writeFileSync(join(outDir, 'reproduce.json'), `${JSON.stringify({ ...summary, mode: opts.mode, commit, machine: machineDescription(), workers: opts.workers, configs: opts.configs }, null, 2)}\n`);
+  return summary;
+}
+
+/** A cache entry handle for a directory returned by a prepare job. */
+function cacheEntryAt(dir: string) {
+  if (!existsSync(join(dir, 'done.json'))) throw new Error(`${dir}: cache entry is not complete`);
+  return { dir, key: dir.split('/').pop() ?? '', ready: true };
+}
+
+/** `12m03s` style duration. */
+export function formatDuration(sec: number): string {
+  if (sec < 60) return `${sec.toFixed(0)}s`;
+  return `${Math.floor(sec / 60)}m${String(Math.round(sec % 60)).padStart(2, '0')}s`;
+}
+
+

@@ -1,0 +1,68 @@
+/**
+ * The math task of Experiment 1, built deterministically from its data config: held-out sets
+ * per tier, the SFT demonstrations, the RL prompt pool and the verifiable reward.
+ */
+import { Rng } from '@falign/core';
+import type { MathDataConfig } from '../config/schema.js';
+import { MATH_TIERS, formatSolution, generateMathSet, type MathProblem, type MathTier } from '../generators/math.js';
+import { mathGold } from '../eval/verifier.js';
+import type { SftExample } from '../sft.js';
+
+/** Everything the math pipelines need. */
+export interface MathTask {
+  test: Record<MathTier, MathProblem[]>;
+  demos: MathProblem[];
+  rlPrompts: MathProblem[];
+}
+
+/** Interleaves lists so that any prefix mixes them. */
+function interleave<T>(lists: readonly (readonly T[])[]): T[] {
+  const out: T[] = [];
+  const longest = Math.max(0, ...lists.map((l) => l.length));
+  for (let i = 0; i < longest; i++) for (const l of lists) if (i < l.length) out.push(l[i]);
+  return out;
+}
+
+/** Builds the task: held-out sets first, then demonstrations and RL prompts that never repeat them. */
+export function buildMathTask(cfg: MathDataConfig): MathTask {
+  const test = {} as Record<MathTier, MathProblem[]>;
+  const held = new Set<string>();
+  for (const tier of MATH_TIERS) {
+    test[tier] = generateMathSet({ tier, count: cfg.testPerTier, seed: cfg.seed, split: 'test' });
+    for (const p of test[tier]) held.add(p.question);
+  }
+  const demos: MathProblem[][] = [];
+  const rl: MathProblem[][] = [];
+  for (const tier of MATH_TIERS) {
+    const nd = cfg.sftDemosPerTier[tier];
+    const pool = generateMathSet({ tier, count: nd + cfg.rlPromptsPerTier[tier], seed: cfg.seed, split: 'train', exclude: held });
+    demos.push(pool.slice(0, nd));
+    rl.push(pool.slice(nd));
+  }
+  return { test, demos: interleave(demos), rlPrompts: interleave(rl) };
+}
+
+/** SFT examples of the demonstrations: question → worked solution. */
+export function mathSftExamples(task: MathTask): SftExample[] {
+  return task.demos.map((p) => ({ prompt: p.prompt, response: p.solution }));
+}
+
+/** RL prompt items: the question, with the gold answer in `meta.gold` for the verifier. */
+export function mathPromptItems(problems: readonly MathProblem[]): { prompt: string; meta: Record<string, unknown> }[] {
+  return problems.map((p) => ({ prompt: p.prompt, meta: { gold: mathGold(p.answer), tier: p.tier, id: p.id } }));
+}
+
+/**
+ * Offline pairs for the math task (FDO / DPO / f-HAL on math): the worked solution is chosen; the
+ * rejected one repeats it with the last step's result (and so the final answer) off by 1–3.
+ */
+export function mathPreferencePairs(problems: readonly MathProblem[], seed: number): { prompt: string; chosen: string; rejected: string }[] {
+  const rng = new Rng(seed).fork(0x3a7);
+  return problems.map((p) => {
+    const steps = p.steps.map((s) => ({ ...s }));
+    const last = steps[steps.length - 1];
+    const delta = (1 + rng.nextInt(3)) * (rng.next() < 0.5 && last.result > 3 ? -1 : 1);
+    last.result += delta;
+    return { prompt: p.prompt, chosen: p.solution, rejected: formatSolution(steps) };
+  });
+}

@@ -1,0 +1,18 @@
+/**
+ * Child-process entry of the experiment pool: receives one job over IPC, runs it with its own
+ * tfjs backend, sends back the result (or the error) and exits.
+ */
+import { executeJob, type Job } from './jobs.js';
+import type { WorkerReply } from './pool.js';
+
+if (typeof process.send !== 'function') {
+  process.stderr.write('worker-entry: must be started by the experiment pool (no IPC channel)\n');
+  process.exit(2);
+}
+
+process.once('message', (job: Job) => {
+  executeJob(job).then(
+    (result) => process.send!({ ok: true, result } satisfies WorkerReply, () => process.exit(0)),
+    (err: Error) => process.send!({ ok: false, error: err.message, stack: err.stack } satisfies WorkerReply, () => process.exit(1)),
+  );
+});

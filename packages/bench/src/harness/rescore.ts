@@ -1,0 +1,68 @@
+/**
+ * `falign rescore DIR`: re-runs the task's scorer on the completions stored in samples.jsonl
+ * (so scorer fixes apply) and recomputes results.json, without generating anything.
+ */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { getTask } from '../tasks/registry.js';
+import { DEFAULT_BOOTSTRAP, type BootstrapSettings } from './aggregate.js';
+import { readConfig } from './config.js';
+import { selectDocs } from './docs.js';
+import { writeJsonAtomic, type EvalResults } from './results.js';
+import { computeResults, runPaths } from './runner.js';
+import { readSamples, type SampleRecord } from './samples.js';
+
+/** Options of {@link rescoreRun}. */
+export interface RescoreOptions {
+  /** Rewrite samples.jsonl with the new per-sample scores (default true). */
+  writeSamples?: boolean;
+  bootstrap?: Partial<BootstrapSettings>;
+}
+
+/** What a rescore changed. */
+export interface RescoreOutcome {
+  results: EvalResults;
+  /** Samples whose scores or extracted answers changed. */
+  changedSamples: number;
+}
+
+/** Recomputes a run's scores and metrics from its samples.jsonl. */
+export async function rescoreRun(dir: string, opts: RescoreOptions = {}): Promise<RescoreOutcome> {
+  const paths = runPaths(dir);
+  const cfg = readConfig(paths.config);
+  if (!cfg) throw new Error(`${paths.dir}: not an eval run directory (no config.json)`);
+  if (!existsSync(paths.samples)) throw new Error(`${paths.samples}: no such file`);
+  const task = getTask(cfg.task);
+  if (task.version !== cfg.task_version) {
+    process.stderr.write(`rescore: task ${task.id} is now version ${task.version} (the run used ${cfg.task_version}); scores use the current scorer\n`);
+  }
+  const docs = selectDocs(task, cfg.split, cfg.limit);
+  const byId = new Map(docs.map((d) => [d.id, d]));
+  const { records } = readSamples(paths.samples);
+  let changed = 0;
+  const rescored: SampleRecord[] = records.map((r) => {
+    const doc = byId.get(r.doc_id);
+    if (!doc) throw new Error(`${paths.samples}: sample of unknown document "${r.doc_id}" (not in ${task.id} ${cfg.split}${cfg.limit ? ` limit ${cfg.limit}` : ''})`);
+    const s = task.score(doc, r.completion);
+    const next: SampleRecord = { ...r, scores: s.scores };
+    if (s.extracted) next.extracted = s.extracted;
+    else delete next.extracted;
+    if (JSON.stringify(next.scores) !== JSON.stringify(r.scores) || JSON.stringify(next.extracted) !== JSON.stringify(r.extracted)) changed++;
+    return next;
+  });
+  if (opts.writeSamples !== false) {
+    const tmp = `${paths.samples}.tmp-${process.pid}`;
+    writeFileSync(tmp, rescored.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    renameSync(tmp, paths.samples);
+  }
+  const prev = existsSync(paths.results) ? (JSON.parse(readFileSync(paths.results, 'utf8')) as Partial<EvalResults>) : {};
+  const model = prev.model ?? { spec: cfg.model, name: cfg.model, kind: 'unknown', info: {} };
+  const results = computeResults(task, docs, rescored, cfg, model, {
+    bootstrap: { ...DEFAULT_BOOTSTRAP, ...prev.bootstrap, ...opts.bootstrap },
+    wallTimeS: prev.wall_time_s ?? 0,
+    generated: 0,
+  });
+  results.rescored_at = results.date;
+  if (prev.date) results.date = prev.date;
+  writeJsonAtomic(paths.results, results);
+  return { results, changedSamples: changed };
+}

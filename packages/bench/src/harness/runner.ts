@@ -1,0 +1,311 @@
+/**
+ * `falign eval`: generate completions for a task's documents, score them, and write
+ * DIR/samples.jsonl incrementally and DIR/results.json at the end. Running the same command again
+ * resumes: (document, sample) keys already in samples.jsonl are skipped and a partial last line left
+ * by a crash is dropped. A different configuration is refused unless `overwrite` is set.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import pLimit from 'p-limit';
+import { loadEvalModel } from '../models/load.js';
+import type { EvalModel, GenerationRequest, GenerationResult } from '../models/types.js';
+import { getTask } from '../tasks/registry.js';
+import type { AnyTask, TaskDoc, TaskRequest } from '../tasks/types.js';
+import { startProgress } from '../util/progress.js';
+import type { BackendName } from '@falign/core';
+import { DEFAULT_BOOTSTRAP, aggregateSamples, type BootstrapSettings } from './aggregate.js';
+import { createChatTemplate, readChatTemplate, type EvalChatTemplate } from './chat.js';
+import { configDiff, readConfig, type EvalConfig } from './config.js';
+import { selectDocs, selectFewshot } from './docs.js';
+import { gitCommit, packageVersions } from './provenance.js';
+import { writeJsonAtomic, type EvalResults } from './results.js';
+import { SampleWriter, groupByDoc, readSamples, sampleKey, type SampleRecord } from './samples.js';
+import { deriveSeed } from './seeds.js';
+
+/** Options of {@link runEval}. */
+export interface EvalOptions {
+  /** Task id or task object. */
+  task: string | AnyTask;
+  /** Model spec (`llama2c:…`, `falign:…`, `openai:URL#MODEL`) or a model instance (not closed by the runner). */
+  model: string | EvalModel;
+  /** Run directory (created). */
+  out: string;
+  split?: string;
+  /** First N documents. */
+  limit?: number | null;
+  /** Samples per document (default 1). */
+  samples?: number;
+  /** Run seed (default 0): per-request seeds derive from it. */
+  seed?: number;
+  /** Default 0 (greedy). */
+  temperature?: number;
+  topP?: number;
+  /** Default: the task's. */
+  maxTokens?: number;
+  /** Default: the task's. */
+  numFewshot?: number;
+  /** Seed of the few-shot draw (default 1234, as lm-eval). */
+  fewshotSeed?: number;
+  /** Requests in flight (endpoint models; default 8). */
+  concurrency?: number;
+  /** Requests per generate call (default 16 in-process, 1 for endpoints). */
+  batchSize?: number;
+  /** Chat template: a file path (.jinja or tokenizer_config.json) or a parsed template. */
+  chatTemplate?: string | EvalChatTemplate;
+  /** Discard an existing run in `out` whose configuration differs. */
+  overwrite?: boolean;
+  /** Stops scheduling new requests; what is generated is kept. */
+  signal?: AbortSignal;
+  /** Progress bar on stderr (default true). */
+  progress?: boolean;
+  /** Called after each sample is written. */
+  onSample?: (record: SampleRecord) => void;
+  bootstrap?: Partial<BootstrapSettings>;
+  /** tfjs backend when the runner loads an in-process model. */
+  backend?: BackendName;
+}
+
+/** Paths of a run directory. */
+export function runPaths(dir: string): { dir: string; config: string; samples: string; results: string } {
+  const d = resolve(dir);
+  return { dir: d, config: join(d, 'config.json'), samples: join(d, 'samples.jsonl'), results: join(d, 'results.json') };
+}
+
+/** Cuts a completion at the earliest stop string (models that ignore `stop` still get cut). */
+export function cutAtStop(text: string, stop: readonly string[]): { text: string; cut: boolean } {
+  let at = -1;
+  for (const s of stop) {
+    if (!s) continue;
+    const i = text.indexOf(s);
+    if (i >= 0 && (at < 0 || i < at)) at = i;
+  }
+  return at < 0 ? { text, cut: false } : { text: text.slice(0, at), cut: true };
+}
+
+/** The prompt a model receives: the raw prompt, or the chat turns rendered by a template. */
+function promptFor(req: TaskRequest, tpl: EvalChatTemplate | null): string {
+  return tpl ? tpl.render(req.messages) : req.prompt;
+}
+
+function resolveChatTemplate(opt: EvalOptions['chatTemplate'], model: EvalModel): EvalChatTemplate | null {
+  if (typeof opt === 'string') return readChatTemplate(opt);
+  if (opt) return opt;
+  // An in-process model may carry its own template; endpoints apply theirs server-side.
+  const fromModel = model.kind === 'in-process' ? model.info().chat_template : undefined;
+  return typeof fromModel === 'string' ? createChatTemplate(fromModel) : null;
+}
+
+/** Builds the run configuration from options and task defaults. */
+function buildConfig(task: AnyTask, model: EvalModel, o: EvalOptions, tpl: EvalChatTemplate | null): EvalConfig {
+  const cfg: EvalConfig = {
+    task: task.id,
+    task_version: task.version,
+    split: o.split ?? task.defaults.split,
+    limit: o.limit ?? null,
+    model: model.spec,
+    samples: o.samples ?? 1,
+    seed: o.seed ?? 0,
+    temperature: o.temperature ?? 0,
+    top_p: o.topP ?? 1,
+    max_tokens: o.maxTokens ?? task.defaults.maxTokens,
+    num_fewshot: o.numFewshot ?? task.defaults.numFewshot,
+    fewshot_seed: o.fewshotSeed ?? 1234,
+    stop: [],
+    chat_template: tpl?.sha256 ?? null,
+  };
+  const bad = (f: string, v: unknown, want: string) => new Error(`eval option ${f} must be ${want}, got ${JSON.stringify(v)}`);
+  if (cfg.limit !== null && !(Number.isInteger(cfg.limit) && cfg.limit > 0)) throw bad('limit', cfg.limit, 'a positive integer');
+  if (!(Number.isInteger(cfg.samples) && cfg.samples > 0)) throw bad('samples', cfg.samples, 'a positive integer');
+  if (!Number.isInteger(cfg.seed)) throw bad('seed', cfg.seed, 'an integer');
+  if (!(cfg.temperature >= 0 && Number.isFinite(cfg.temperature))) throw bad('temperature', cfg.temperature, 'a finite number >= 0');
+  if (!(cfg.top_p > 0 && cfg.top_p <= 1)) throw bad('top_p', cfg.top_p, 'in (0, 1]');
+  if (!(Number.isInteger(cfg.max_tokens) && cfg.max_tokens > 0)) throw bad('max_tokens', cfg.max_tokens, 'a positive integer');
+  if (!(Number.isInteger(cfg.num_fewshot) && cfg.num_fewshot >= 0)) throw bad('num_fewshot', cfg.num_fewshot, 'a non-negative integer');
+  return cfg;
+}
+
+/** Computes results.json contents from the samples of a run. */
+export function computeResults(
+  task: AnyTask,
+  docs: readonly TaskDoc[],
+  records: readonly SampleRecord[],
+  cfg: EvalConfig,
+  model: EvalResults['model'],
+  extra: { bootstrap: BootstrapSettings; wallTimeS: number; generated: number },
+): EvalResults {
+  const agg = aggregateSamples(task, docs, groupByDoc(records), cfg.samples, extra.bootstrap);
+  const higher: Record<string, boolean> = {};
+  for (const [k, v] of Object.entries(agg.results)) higher[k] = v.higher_is_better;
+  const backend = typeof model.info.backend === 'string' ? model.info.backend : null;
+  return {
+    task: task.id,
+    task_version: task.version,
+    results: agg.results,
+    higher_is_better: higher,
+    n: { docs: agg.totalDocs, complete_docs: agg.completeDocs, samples: agg.samples, samples_per_doc: cfg.samples },
+    config: cfg,
+    model,
+    backend,
+    versions: packageVersions(),
+    git_commit: gitCommit(),
+    bootstrap: extra.bootstrap,
+    date: new Date().toISOString(),
+    wall_time_s: extra.wallTimeS,
+    generated_samples: extra.generated,
+  };
+}
+
+/** One unit of work: the missing samples of one document. */
+interface WorkItem {
+  doc: TaskDoc;
+  prompt: string;
+  req: TaskRequest;
+  indices: number[];
+  seed: number;
+}
+
+/** Runs (or resumes) an evaluation; resolves with the results also written to results.json. */
+export async function runEval(o: EvalOptions): Promise<EvalResults> {
+  const t0 = Date.now();
+  const task = typeof o.task === 'string' ? getTask(o.task) : o.task;
+  const ownsModel = typeof o.model === 'string';
+  const model = typeof o.model === 'string' ? await loadEvalModel(o.model, { backend: o.backend, batchSize: o.batchSize, openai: { concurrency: o.concurrency ?? 8 } }) : o.model;
+  try {
+    const tpl = resolveChatTemplate(o.chatTemplate, model);
+    const cfg = buildConfig(task, model, o, tpl);
+    const docs = selectDocs(task, cfg.split, cfg.limit);
+    const fewshot = selectFewshot(task, cfg.num_fewshot, cfg.fewshot_seed);
+    const paths = runPaths(o.out);
+    mkdirSync(paths.dir, { recursive: true });
+
+    // The stop strings come from the task; recorded so a config change is detected.
+    const probe = docs.length > 0 ? task.buildRequest(docs[0], { fewshot }) : null;
+    cfg.stop = probe?.stop ?? [];
+
+    const prev = readConfig(paths.config);
+    if (prev) {
+      const diff = configDiff(prev, cfg);
+      if (diff.length > 0) {
+        if (!o.overwrite) {
+          throw new Error(`${paths.dir} holds a run with a different configuration (${diff.join('; ')}); use another --out, or --overwrite to discard it`);
+        }
+        for (const f of [paths.samples, paths.results, paths.config]) rmSync(f, { force: true });
+      }
+    }
+    writeJsonAtomic(paths.config, cfg);
+
+    const existing = readSamples(paths.samples, { repair: true });
+    if (existing.droppedPartialLine) process.stderr.write(`eval: dropped a partial last line of ${paths.samples} (interrupted write)\n`);
+    const done = new Set(existing.records.map((r) => sampleKey(r.doc_id, r.sample)));
+
+    const work: WorkItem[] = [];
+    let doneCount = 0;
+    for (const doc of docs) {
+      const missing: number[] = [];
+      for (let s = 0; s < cfg.samples; s++) {
+        if (done.has(sampleKey(doc.id, s))) doneCount++;
+        else missing.push(s);
+      }
+      if (missing.length === 0) continue;
+      const req = task.buildRequest(doc, { fewshot });
+      work.push({ doc, req, prompt: promptFor(req, tpl), indices: missing, seed: deriveSeed(cfg.seed, doc.index, missing[0]) });
+    }
+
+    const total = docs.length * cfg.samples;
+    const progress = startProgress({ label: `eval ${task.id}`, total, start: doneCount, unit: 'samples', silent: o.progress === false || work.length === 0 });
+    const writer = work.length > 0 ? new SampleWriter(paths.samples) : null;
+    const inProcess = model.kind === 'in-process';
+    const chunkSize = Math.max(1, o.batchSize ?? (inProcess ? 16 : 1));
+    const limiter = pLimit(inProcess ? 1 : Math.max(1, o.concurrency ?? 8));
+    let generated = 0;
+
+    let failed = false;
+    const runChunk = async (items: WorkItem[]) => {
+      if (o.signal?.aborted || failed) return;
+      const requests: GenerationRequest[] = items.map((w) => ({
+        prompt: w.prompt,
+        messages: w.req.messages,
+        maxTokens: cfg.max_tokens,
+        temperature: cfg.temperature,
+        topP: cfg.top_p,
+        stop: w.req.stop,
+        seed: w.seed,
+        n: w.indices.length,
+      }));
+      const start = Date.now();
+      const results = await model.generate(requests);
+      const genMs = Date.now() - start;
+      if (results.length !== items.length) throw new Error(`model ${model.spec} returned ${results.length} results for ${items.length} requests`);
+      const lines: SampleRecord[] = [];
+      items.forEach((w, i) => {
+        const outs: GenerationResult[] = results[i];
+        if (!outs || outs.length !== w.indices.length) throw new Error(`model ${model.spec} returned ${outs?.length ?? 0} completions, expected ${w.indices.length}`);
+        outs.forEach((g, j) => {
+          const cut = cutAtStop(g.text, w.req.stop);
+          const scored = task.score(w.doc, cut.text);
+          const rec: SampleRecord = {
+            doc_id: w.doc.id,
+            doc_index: w.doc.index,
+            sample: w.indices[j],
+            prompt: w.prompt,
+            completion: cut.text,
+            ...(task.target?.(w.doc) !== undefined ? { target: task.target!(w.doc) } : {}),
+            ...(scored.extracted ? { extracted: scored.extracted } : {}),
+            scores: scored.scores,
+            finish_reason: cut.cut ? 'stop' : g.finishReason,
+            ...(g.completionTokens !== undefined ? { completion_tokens: g.completionTokens } : {}),
+            seed: cfg.temperature === 0 ? null : w.seed,
+            gen_ms: genMs,
+            batch: items.length,
+          };
+          lines.push(rec);
+        });
+      });
+      // Synchronous appends: lines never interleave, whatever order requests finish in.
+      for (const rec of lines) {
+        writer!.write(rec);
+        generated++;
+        progress.tick(1);
+        o.onSample?.(rec);
+      }
+    };
+
+    try {
+      const chunks: WorkItem[][] = [];
+      for (let i = 0; i < work.length; i += chunkSize) chunks.push(work.slice(i, i + chunkSize));
+      // allSettled: nothing may still be writing when the writer closes; the first error is rethrown.
+      const settled = await Promise.allSettled(
+        chunks.map((c) =>
+          limiter(() =>
+            runChunk(c).catch((e: unknown) => {
+              failed = true;
+              throw e;
+            }),
+          ),
+        ),
+      );
+      const firstError = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (firstError) throw firstError.reason;
+    } finally {
+      writer?.close();
+      progress.stop();
+    }
+    if (o.signal?.aborted) {
+      throw new Error(`evaluation interrupted after ${doneCount + generated}/${total} samples; run the same command again to resume`);
+    }
+
+    const { records } = readSamples(paths.samples);
+    const results = computeResults(
+      task,
+      docs,
+      records,
+      cfg,
+      { spec: model.spec, name: model.name, kind: model.kind, info: model.info() },
+      { bootstrap: { ...DEFAULT_BOOTSTRAP, ...o.bootstrap }, wallTimeS: (Date.now() - t0) / 1000, generated },
+    );
+    writeJsonAtomic(paths.results, results);
+    return results;
+  } finally {
+    if (ownsModel) await model.close();
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * Micro-batching of generation requests. Requests that arrive within a short window (or while a
+ * batch is running) and share sampling settings are merged into ONE `policy.generate` call, so
+ * that N concurrent clients cost about one batched forward pass per token instead of N. Only one
+ * generate call runs at a time: the model computes on one backend, and overlapping calls would
+ * just interleave.
+ *
+ * Determinism: greedy rows do not depend on their batch neighbours, so greedy requests batch
+ * freely whatever their seed. A sampled request WITH a seed runs in a batch of its own, so that
+ * its output depends only on (prompt, settings, seed); unseeded sampled requests batch together
+ * under a fresh random seed per batch.
+ */
+import type { Completion, SampleOptions } from '@falign/core';
+
+/**
+ * The part of a Policy the server needs (core's `loadPolicy` result satisfies it). Prompts are
+ * token ids (BOS included when the tokenizer has one), exactly what the in-process EvalModel
+ * feeds, so an endpoint and an in-process evaluation of one model see the same inputs.
+ */
+export interface ServablePolicy {
+  generate(prompts: readonly (readonly number[])[], opts: SampleOptions): Promise<Completion[]>;
+  readonly tokenizer: {
+    encode(text: string, opts?: { bos?: boolean; eos?: boolean }): number[];
+    decode(ids: readonly number[]): string;
+    readonly bosId: number | null;
+  };
+  readonly config?: { maxSeqLen: number };
+  dispose?(): void;
+}
+
+/** Sampling settings of one request (the rows of a batch share them). */
+export interface BatchSettings {
+  maxNewTokens: number;
+  temperature: number;
+  topP: number;
+  topK: number;
+  stopStrings: string[];
+  seed?: number;
+}
+
+interface Job {
+  prompts: number[][];
+  n: number;
+  rows: number;
+  settings: BatchSettings;
+  key: string;
+  resolve: (c: Completion[][]) => void;
+  reject: (e: unknown) => void;
+}
+
+/** Options of {@link MicroBatcher}. */
+export interface MicroBatcherOptions {
+  /** Most rows (prompts × n) per generate call; default 32. A bigger single request runs alone. */
+  maxBatch?: number;
+  /** How long an idle batcher waits for company after the first request, ms; default 5. */
+  windowMs?: number;
+  /** Seed source for unseeded sampled batches (tests pass a fixed one). */
+  randomSeed?: () => number;
+}
+
+/** Counters for logs and benchmarks. */
+export interface BatcherStats {
+  batches: number;
+  rows: number;
+  requests: number;
+  maxRowsInBatch: number;
+}
+
+/** Merges concurrent generation requests into batched `policy.generate` calls. */
+export class MicroBatcher {
+  private readonly queue: Job[] = [];
+  private running = false;
+  private timer: NodeJS.Timeout | null = null;
+  private idleWaiters: (() => void)[] = [];
+  private readonly maxBatch: number;
+  private readonly windowMs: number;
+  private readonly randomSeed: () => number;
+  private readonly counters: BatcherStats = { batches: 0, rows: 0, requests: 0, maxRowsInBatch: 0 };
+
+  constructor(
+    private readonly policy: ServablePolicy,
+    opts: MicroBatcherOptions = {},
+  ) {
+    this.maxBatch = opts.maxBatch ?? 32;
+    this.windowMs = opts.windowMs ?? 5;
+    this.randomSeed = opts.randomSeed ?? (() => Math.floor(Math.random() * 2 ** 31));
+    if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1) throw new Error(`maxBatch must be a positive integer, got ${this.maxBatch}`);
+    if (!(this.windowMs >= 0)) throw new Error(`windowMs must be >= 0, got ${this.windowMs}`);
+  }
+
+  /**
+   * Generates `n` completions for each prompt; result[i] holds prompt i's n completions.
+   * All prompts of one call share the settings and stay in one batch.
+   */
+  submit(prompts: number[][], n: number, settings: BatchSettings): Promise<Completion[][]> {
+    const greedy = settings.temperature === 0;
+    const s: BatchSettings = greedy ? { ...settings, seed: undefined } : settings;
+    const solo = !greedy && settings.seed !== undefined;
+    const key = solo
+      ? `solo:${this.counters.requests}`
+      : JSON.stringify([s.maxNewTokens, s.temperature, s.topP, s.topK, s.stopStrings]);
+    this.counters.requests++;
+    return new Promise((resolve, reject) => {
+      this.queue.push({ prompts, n, rows: prompts.length * n, settings: s, key, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Counters since creation. */
+  stats(): BatcherStats {
+    return { ...this.counters };
+  }
+
+  /** Requests queued or running. */
+  get pending(): number {
+    return this.queue.length + (this.running ? 1 : 0);
+  }
+
+  /** Resolves once nothing is queued or running (graceful shutdown). */
+  drain(): Promise<void> {
+    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private schedule(): void {
+    if (this.running || this.timer) return;
+    const queuedRows = this.queue.reduce((a, j) => a + j.rows, 0);
+    if (queuedRows >= this.maxBatch || this.windowMs === 0) {
+      void this.runNext();
+      return;
+    }
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.runNext();
+    }, this.windowMs);
+  }
+
+  /** Takes the oldest job and every later compatible job that still fits. */
+  private takeBatch(): Job[] {
+    const first = this.queue.shift();
+    if (!first) return [];
+    const batch = [first];
+    let rows = first.rows;
+    for (let i = 0; i < this.queue.length && rows < this.maxBatch; ) {
+      const j = this.queue[i];
+      if (j.key === first.key && rows + j.rows <= this.maxBatch) {
+        batch.push(j);
+        rows += j.rows;
+        this.queue.splice(i, 1);
+      } else i++;
+    }
+    return batch;
+  }
+
+  private async runNext(): Promise<void> {
+    if (this.running) return;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const batch = this.takeBatch();
+    if (batch.length === 0) {
+      for (const w of this.idleWaiters.splice(0)) w();
+      return;
+    }
+    this.running = true;
+    const s = batch[0].settings;
+    // Each request's n completions become n rows of the same prompt, so requests with different
+    // n still share one call.
+    const prompts: number[][] = [];
+    for (const j of batch) for (const p of j.prompts) for (let k = 0; k < j.n; k++) prompts.push(p);
+    const seed = s.temperature === 0 ? 0 : (s.seed ?? this.randomSeed());
+    try {
+      const out = await this.policy.generate(prompts, {
+        maxNewTokens: s.maxNewTokens,
+        temperature: s.temperature,
+        topP: s.topP,
+        topK: s.topK,
+        stopStrings: s.stopStrings,
+        seed,
+        numSamples: 1,
+        batchSize: Math.max(prompts.length, 1),
+      });
+      if (out.length !== prompts.length) throw new Error(`policy.generate returned ${out.length} completions for ${prompts.length} prompts`);
+      this.counters.batches++;
+      this.counters.rows += prompts.length;
+      this.counters.maxRowsInBatch = Math.max(this.counters.maxRowsInBatch, prompts.length);
+      let at = 0;
+      for (const j of batch) {
+        const perPrompt: Completion[][] = [];
+        for (let p = 0; p < j.prompts.length; p++) {
+          perPrompt.push(out.slice(at, at + j.n));
+          at += j.n;
+        }
+        j.resolve(perPrompt);
+      }
+    } catch (e) {
+      for (const j of batch) j.reject(e);
+    } finally {
+      this.running = false;
+    }
+    if (this.queue.length > 0) void this.runNext();
+    else for (const w of this.idleWaiters.splice(0)) w();
+  }
+}

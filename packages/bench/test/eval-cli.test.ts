@@ -1,0 +1,133 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ByteTokenizer, DecoderLM, initBackend, saveCheckpoint, tf } from '@falign/core';
+import { main } from '../src/cli/main.js';
+import { runPaths } from '../src/harness/runner.js';
+import { storiesPath, useDataDir } from './helpers-data.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'falign-eval-cli-'));
+const ckpt = join(tmp, 'tiny-ckpt');
+
+/** Runs `falign ARGS` in this process; returns stdout, stderr and the exit code. */
+async function falign(...args: string[]): Promise<{ out: string; err: string; code: number }> {
+  let out = '';
+  let err = '';
+  const so = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
+  const se = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((err += String(c)), true));
+  const before = process.exitCode;
+  process.exitCode = 0;
+  try {
+    await main(['node', 'falign', ...args]);
+  } finally {
+    so.mockRestore();
+    se.mockRestore();
+  }
+  const code = Number(process.exitCode ?? 0);
+  process.exitCode = before;
+  return { out, err, code };
+}
+
+function json(r: { out: string; err: string; code: number }): Record<string, any> {
+  if (r.code !== 0) throw new Error(`falign failed (${r.code}): ${r.err}`);
+  return JSON.parse(r.out);
+}
+
+beforeAll(async () => {
+  useDataDir();
+  process.env.FALIGN_QUIET = '1';
+  await initBackend('cpu');
+  // A tiny random byte-level Llama: fast enough to run every task through the real sampler.
+  const tokenizer = new ByteTokenizer({ pad: '<pad>', bos: '<s>', eos: '</s>' });
+  const model = new DecoderLM({ arch: 'llama', vocabSize: tokenizer.vocabSize, dModel: 16, nLayers: 1, nHeads: 2, dFF: 32, maxSeqLen: 384 }, { seed: 11 });
+  await saveCheckpoint(ckpt, { model, tokenizer });
+  model.dispose();
+});
+afterAll(() => {
+  delete process.env.FALIGN_QUIET;
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('falign eval on every task (tiny in-process falign checkpoint)', () => {
+  const tasks: [string, string[]][] = [
+    ['gsm8k', ['--num-fewshot', '2']],
+    ['math500', []],
+    ['advbench', []],
+    ['xstest', []],
+    ['salad', []],
+    ['salad-defense', []],
+    ['harmbench', []],
+  ];
+  for (const [task, extra] of tasks) {
+    it(task, async () => {
+      const out = join(tmp, 'runs', task);
+      const before = tf.memory().numTensors;
+      const r = json(await falign('eval', '--task', task, '--model', `falign:${ckpt}`, '--limit', '2', '--max-tokens', '4', '--out', out, '--json', ...extra));
+      expect(tf.memory().numTensors).toBe(before);
+      expect(r.task).toBe(task);
+      expect(r.n).toEqual({ docs: 2, complete_docs: 2, samples: 2, samples_per_doc: 1 });
+      expect(r.model).toMatchObject({ spec: `falign:${ckpt}`, kind: 'in-process' });
+      expect(r.backend).toBe('cpu');
+      const first = Object.values(r.results)[0] as { value: number; n: number };
+      expect(first.value).toBeGreaterThanOrEqual(0);
+      expect(first.value).toBeLessThanOrEqual(1);
+      const lines = readFileSync(runPaths(out).samples, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(lines.length).toBe(2);
+      for (const l of lines) expect(l.completion_tokens).toBeLessThanOrEqual(4);
+      if (task === 'gsm8k') expect(lines[0].prompt.split('Question:').length - 1).toBe(3);
+      expect(JSON.parse(readFileSync(runPaths(out).results, 'utf8')).results).toEqual(r.results);
+    });
+  }
+
+  it('human output is a table; rescore through the CLI reproduces the metrics', async () => {
+    const out = join(tmp, 'runs', 'xstest');
+    const table = await falign('eval', '--task', 'xstest', '--model', `falign:${ckpt}`, '--limit', '2', '--max-tokens', '4', '--out', out);
+    expect(table.code).toBe(0);
+    expect(table.out).toContain('| xstest | 1 | xstest | 0 | over_refusal | ↓ |');
+    const before = JSON.parse(readFileSync(runPaths(out).results, 'utf8'));
+    const r = json(await falign('rescore', out, '--json'));
+    expect(r.changed_samples).toBe(0);
+    expect(r.results).toEqual(before.results);
+  });
+});
+
+describe('falign eval with llama2c:stories260K', () => {
+  it('greedy completions from the real model, and resume does not regenerate', async () => {
+    const out = join(tmp, 'runs', 'stories-advbench');
+    const args = ['eval', '--task', 'advbench', '--model', `llama2c:${storiesPath()}`, '--limit', '2', '--max-tokens', '8', '--out', out, '--json'];
+    const r = json(await falign(...args));
+    expect(r.model.kind).toBe('in-process');
+    expect(r.generated_samples).toBe(2);
+    const lines = readFileSync(runPaths(out).samples, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.doc_id)).toEqual(['0', '1']);
+    expect(lines.every((l) => l.completion.length > 0 && l.seed === null)).toBe(true);
+    const again = json(await falign(...args));
+    expect(again.generated_samples).toBe(0);
+    expect(again.results).toEqual(r.results);
+  });
+});
+
+describe('falign data and errors', () => {
+  it('data list --json and data check', async () => {
+    const list = json(await falign('data', 'list', '--json'));
+    const files = list.datasets.flatMap((d: { files: unknown[] }) => d.files);
+    expect(files.length).toBe(13);
+    expect(files.every((f: { present: boolean; verified: boolean; source: string }) => f.present && f.verified && f.source === 'data-dir')).toBe(true);
+    const check = json(await falign('data', 'check', 'xstest', 'advbench', '--json'));
+    expect(check).toMatchObject({ ok: true, checked: 3, missing: 0 });
+    expect(check.files.map((f: { loadedRows: number }) => f.loadedRows)).toEqual([520, 574, 450]);
+  });
+
+  it('missing options and unknown tasks are clear errors', async () => {
+    const r = await falign('eval', '--task', 'gsm8k');
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('falign: eval: missing required option(s) --model, --out');
+    const u = await falign('eval', '--task', 'nope', '--model', `falign:${ckpt}`, '--out', join(tmp, 'x'));
+    expect(u.err).toContain('falign: unknown task "nope"');
+    const tasks = json(await falign('eval', '--list-tasks', '--json'));
+    expect(tasks.tasks.map((t: { id: string }) => t.id)).toContain('harmbench');
+    const m = await falign('eval', '--task', 'xstest', '--model', 'weird:thing', '--out', join(tmp, 'y'));
+    expect(m.err).toContain('expected llama2c:PATH.bin, falign:DIR or openai:URL#MODEL');
+  });
+});

@@ -1,0 +1,70 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { describe, expect, it, vi } from 'vitest';
+import { register, runVerify } from '../src/cli/commands/verify.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'falign-verify-'));
+
+function lines(file: string): Record<string, unknown>[] {
+  return readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+}
+
+describe('falign verify', () => {
+  it('writes one record per input line, reports bad lines with their number, summarises', async () => {
+    const input = join(dir, 'in.jsonl');
+    const out = join(dir, 'out.jsonl');
+    writeFileSync(
+      input,
+      [
+        '{"gold":"\\\\frac12","pred":"so \\\\boxed{0.5}","id":1}',
+        '{"gold":"3","pred":"4"}',
+        'not json',
+        '{"gold":"5","pred":7}',
+        '{"gold":"1/3","pred":"0.333","float_rounding":3}',
+        '{"gold":"1/3","pred":"0.333"}',
+        '',
+        '{"gold":"\\\\frac{1}{","pred":"1"}',
+        '{"gold":"5","pred":"10^{10^{10}}"}',
+      ].join('\n'),
+    );
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    let summary;
+    let err = '';
+    try {
+      summary = await runVerify({ in: input, out, concurrency: 1, quiet: true, timeoutMs: 5000 });
+    } finally {
+      err = stderr.mock.calls.map((c) => String(c[0])).join('');
+      stderr.mockRestore();
+    }
+    const recs = lines(out);
+    expect(recs.map((r) => r.correct)).toEqual([true, false, false, false, true, false, false, false]);
+    expect(recs[0]).toMatchObject({ id: 1, extractedPred: '0.5', error: null });
+    expect(recs[2]).toMatchObject({ line: 3, error: expect.stringMatching(/in\.jsonl:3: invalid JSON/) });
+    expect(recs[3]).toMatchObject({ line: 4, error: expect.stringMatching(/:4: field 'pred' must be a string/) });
+    expect(recs[6].error).toMatch(/^gold:/);
+    expect(recs[7].error).toMatch(/cannot decide/);
+    expect(err).toMatch(/in\.jsonl:3: invalid JSON/);
+    expect(err).toMatch(/n=8 correct=2 accuracy=25\.00% errors=4/);
+    expect(summary).toMatchObject({ n: 8, correct: 2, badLines: 2, errorsByKind: { bad_line: 2, gold: 1, pred: 1 } });
+  });
+
+  it('gsm8k mode through the commander wiring, and clear errors for bad options/files', async () => {
+    const input = join(dir, 'g.jsonl');
+    const out = join(dir, 'g.out.jsonl');
+    writeFileSync(input, '{"gold":"#### 1,234","pred":"so 1234."}\n{"gold":"#### 5","pred":"6"}\n');
+    const program = new Command().exitOverride();
+    register(program);
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      await program.parseAsync(['node', 'falign', 'verify', '--in', input, '--out', out, '--mode', 'gsm8k', '--quiet', '--concurrency', '1']);
+      await expect(runVerify({ in: join(dir, 'missing.jsonl'), quiet: true, concurrency: 1 })).rejects.toThrow(/missing\.jsonl: no such file/);
+      await expect(runVerify({ in: input, mode: 'latex' as 'math', quiet: true })).rejects.toThrow(/--mode must be math or gsm8k/);
+      await expect(runVerify({ in: input, timeoutMs: -5, quiet: true })).rejects.toThrow(/--timeout-ms must be a positive integer/);
+    } finally {
+      stderr.mockRestore();
+    }
+    expect(lines(out).map((r) => [r.correct, r.extractedPred])).toEqual([[true, '1234'], [false, '6']]);
+  });
+});
