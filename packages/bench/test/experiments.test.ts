@@ -61,9 +61,10 @@ describe('experiment aggregation', () => {
     const table = relativeOverall(t, { base: BASE_ROW });
     for (const m of methods) expect(ro[m.name].mean).toBeCloseTo(table.scores[m.name]!, 8);
     // Columns: t1 base 20 best 45; t2 base 10 best 20; t3 base 0 best 10; distractor base 20 best 30.
-    // Pearson seed 1: (40−20)/25·100 = 80, (20−10)/10·100 = 100, 100, 100 → 95; seed 2: 100,100,100,100 → 100.
-    expect(ro['f-GRPO (Pearson χ²)'].perSeed).toEqual([95, 100].map((x) => expect.closeTo(x, 8)));
-    expect(ro['f-GRPO (Pearson χ²)'].stderr).toBeCloseTo(2.5, 8);
+    // Pearson seed 1: (40−20)/25·100 = 80, (20−10)/10·100 = 100, 100, 100 → 95;
+    // seed 2: (50−20)/25·100 = 120, 100, 100, 100 → 105. Mean 100 (the best row), stderr 5.
+    expect(ro['f-GRPO (Pearson χ²)'].perSeed).toEqual([95, 105].map((x) => expect.closeTo(x, 8)));
+    expect(ro['f-GRPO (Pearson χ²)'].stderr).toBeCloseTo(5, 8);
   });
 
   it('computes claims from the numbers', () => {

@@ -179,6 +179,17 @@ describe('runEval', () => {
     expect(JSON.parse(readFileSync(runPaths(dir).results, 'utf8')).results).toEqual(JSON.parse(metricsOf(res)));
   });
 
+  it('applies a chat template file to the chat turns and records its hash', async () => {
+    const dir = join(tmp, 'chat');
+    const tplFile = join(tmp, 'tpl.jinja');
+    writeFileSync(tplFile, '{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}[assistant]');
+    const res = await runEval({ ...base, model: fakeModel(), out: dir, limit: 1, samples: 1, numFewshot: 1, chatTemplate: tplFile });
+    const row = lines(dir)[0];
+    expect(row.prompt).toMatch(/^\[user\] Question: .*\nAnswer:\n\[assistant\] .*#### \d+\n\[user\] Question: .*\nAnswer:\n\[assistant\]$/s);
+    expect(res.config.chat_template).toMatch(/^[0-9a-f]{64}$/);
+    await expect(runEval({ ...base, model: fakeModel(), out: dir, limit: 1, samples: 1, numFewshot: 1 })).rejects.toThrow(/chat_template: "[0-9a-f]{64}" → null/);
+  });
+
   it('a corrupt line in the middle of samples.jsonl is an error naming file and line', async () => {
     const dir = join(tmp, 'corrupt');
     await runEval({ ...base, model: fakeModel(), out: dir, limit: 2, samples: 1 });

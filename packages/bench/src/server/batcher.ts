@@ -70,6 +70,7 @@ export interface BatcherStats {
 export class MicroBatcher {
   private readonly queue: Job[] = [];
   private running = false;
+  /** Pending start of the next batch (a timeout, or an immediate for a full batch). */
   private timer: NodeJS.Timeout | null = null;
   private idleWaiters: (() => void)[] = [];
   private readonly maxBatch: number;
@@ -122,17 +123,22 @@ export class MicroBatcher {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /**
+   * Starts the next batch: at once (after one turn of the event loop) when a full batch is
+   * queued, else after the window so that requests arriving together share a batch. The turn of
+   * the event loop matters: a generate call keeps the loop busy, so requests that reached the
+   * socket meanwhile are parsed and queued only once it yields.
+   */
   private schedule(): void {
     if (this.running || this.timer) return;
     const queuedRows = this.queue.reduce((a, j) => a + j.rows, 0);
-    if (queuedRows >= this.maxBatch || this.windowMs === 0) {
-      void this.runNext();
-      return;
-    }
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.runNext();
-    }, this.windowMs);
+    const delay = queuedRows >= this.maxBatch ? 0 : this.windowMs;
+    this.timer = delay === 0 ? (setImmediate(() => this.fire()) as unknown as NodeJS.Timeout) : setTimeout(() => this.fire(), delay);
+  }
+
+  private fire(): void {
+    this.timer = null;
+    void this.runNext();
   }
 
   /** Takes the oldest job and every later compatible job that still fits. */
@@ -154,10 +160,6 @@ export class MicroBatcher {
 
   private async runNext(): Promise<void> {
     if (this.running) return;
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
     const batch = this.takeBatch();
     if (batch.length === 0) {
       for (const w of this.idleWaiters.splice(0)) w();
@@ -199,7 +201,7 @@ export class MicroBatcher {
     } finally {
       this.running = false;
     }
-    if (this.queue.length > 0) void this.runNext();
+    if (this.queue.length > 0) this.schedule();
     else for (const w of this.idleWaiters.splice(0)) w();
   }
 }
