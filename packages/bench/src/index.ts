@@ -44,3 +44,6 @@ export { writeReport, type ReportSpec, type ReportTable, type ReportChart, type 
 export { buildRunsReport, type RunsReportOptions } from './report/from-runs.js';
 export { readEvalRun, findEvalResults, evalRunsToTable, modelDisplayName, type EvalRun, type EvalMetric, type EvalTableOptions } from './report/eval-runs.js';
 export { readTrainingRun, trainingCurves, seedGroup, metricNames, isTrainingRun, type TrainingRun } from './report/training.js';
+
+// --- Experiments: generators, SFT/RM training, pipelines, reproduce (owner: experiments engineer) ---
+export * from './experiments/index.js';

@@ -187,6 +187,18 @@ describe('resolution order and fetching', () => {
     expect(locateFile(m, f)?.source).toBe('cache');
   });
 
+  it('a tampered or truncated file fails the check with the reason', async () => {
+    const root = join(tmp, 'tampered');
+    mkdirSync(join(root, 'xstest'), { recursive: true });
+    const lines = readFileSync(src(), 'utf8').split('\n');
+    writeFileSync(join(root, 'xstest', 'xstest_prompts.csv'), lines.slice(0, 11).join('\n'));
+    process.env.FALIGN_DATA_DIR = root;
+    const [st] = await datasetStatus({ load: true, names: ['xstest'] });
+    expect(st).toMatchObject({ present: true, verified: false, loadedRows: 10 });
+    expect(st.error).toMatch(/^sha256 mismatch: expected 11783fb2.*; expected 450 records, loaded 10$/);
+    await expect(datasetStatus({ names: ['nope'] })).rejects.toThrow('unknown dataset(s): nope');
+  });
+
   describe('with a local HTTP server', () => {
     let server: Server;
     let base = '';

@@ -98,8 +98,16 @@ describe('falign serve + falign eval over HTTP (stories260K)', () => {
       expect(m.value).toBeGreaterThanOrEqual(0);
       expect(m.value).toBeLessThanOrEqual(1);
     }
-    // report over the run renders
-    const rep = await run(['report', out, '--out', join(tmp, 'report'), '--json']);
+    // the same evaluation in-process gives the same completions (same prompt ids, greedy)
+    const local = join(tmp, 'gsm8k-local');
+    const inProcess = await run(['eval', '--task', 'gsm8k', '--limit', '20', '--model', `llama2c:${modelPath}`, '--backend', 'wasm', '--max-tokens', '32', '--num-fewshot', '0', '--out', local]);
+    expect(inProcess.code, inProcess.stderr).toBe(0);
+    const byDoc = (rows: { doc_id: string; completion: string }[]) => Object.fromEntries(rows.map((s) => [s.doc_id, s.completion]));
+    const localRows = lines(join(local, 'samples.jsonl')).map((l) => JSON.parse(l) as { doc_id: string; completion: string });
+    expect(byDoc(localRows)).toEqual(byDoc(all));
+
+    // report over both runs renders
+    const rep = await run(['report', out, local, '--out', join(tmp, 'report'), '--json']);
     expect(rep.code, rep.stderr).toBe(0);
     expect(JSON.parse(rep.stdout).files).toContain('index.html');
   });

@@ -200,8 +200,11 @@ describe('createOpenAIModel against a fake endpoint', () => {
       json(res, 400, { error: { message: "max_tokens: must be >= 1", type: 'invalid_request_error' } }),
     );
     const model = createOpenAIModel(`openai:${srv.url}#m`, { apiKey: 'sk-do-not-leak', initialBackoffMs: 1 });
-    const err = await model.generate([{ prompt: 'p', maxTokens: 0, temperature: 0 }]).catch((e) => e as Error);
-    expect(err).toBeInstanceOf(Error);
+    const err = (await model.generate([{ prompt: 'p', maxTokens: 0, temperature: 0 }]).then(
+      () => new Error('expected a rejection'),
+      (e: Error) => e,
+    )) as Error;
+    expect(err.name).toBe('OpenAIRequestError');
     expect(err.message).toContain(`POST ${srv.url}/completions → 400`);
     expect(err.message).toContain('max_tokens: must be >= 1');
     expect(err.message).not.toContain('sk-do-not-leak');

@@ -134,6 +134,17 @@ describe('table renderers (golden outputs checked by hand)', () => {
     );
   });
 
+  it('Markdown: no bold when every row ties; one column ⇒ no rank column by default', () => {
+    const tie: ResultTable = {
+      columns: [{ key: 'acc', higherIsBetter: true }],
+      rows: [
+        { name: 'a', cells: { acc: { mean: 0, stderr: 0, n: 20 } } },
+        { name: 'b', cells: { acc: { mean: 0, stderr: 0, n: 20 } } },
+      ],
+    };
+    expect(renderMarkdownTable(tie)).toBe('| Method | acc ↑ |\n|:---|---:|\n| a | 0.00 ± 0.00 |\n| b | 0.00 ± 0.00 |\n');
+  });
+
   it('LaTeX: booktabs, escaped names, bold best mean', () => {
     expect(renderLatexTable(t, { scale: 100, digits: 1, label: 'tab:x' })).toBe(
       [
@@ -314,7 +325,7 @@ describe('report page in headless Chromium', () => {
       await page.goto(`file://${join(out, 'index.html')}`);
       expect(requests.filter((u) => !u.startsWith('file://'))).toEqual([]);
       expect(await page.title()).toBe('Test <report>');
-      const cells = await page.$$eval('table.results tbody tr', (trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent)));
+      const cells = await page.$$eval('table.results tbody tr', (trs) => trs.map((tr) => Array.from(tr.children, (c) => c.textContent)));
       expect(cells).toEqual([
         ['base', '90.00 ± 2.00', '10.00 ± 5.00', '0.00', '1.50'],
         ['tuned', '—', '20.00 ± 7.00', '100.00', '—'],
@@ -322,7 +333,7 @@ describe('report page in headless Chromium', () => {
       const svgs = await page.$$eval('figure svg', (els) =>
         els.map((svg) => {
           const box = svg.getBoundingClientRect();
-          const marks = [...svg.querySelectorAll('[aria-roledescription="bar"], [aria-roledescription="line mark"], [aria-roledescription="area mark"]')];
+          const marks = Array.from(svg.querySelectorAll('[aria-roledescription="bar"], [aria-roledescription="line mark"], [aria-roledescription="area mark"]'));
           const markBoxes = marks.map((m) => (m as SVGGraphicsElement).getBBox());
           return {
             w: box.width,

@@ -19,7 +19,7 @@ const mathExp = {
   ...common,
   name: 'micro-math',
   task: 'math',
-  seeds: [1, 2],
+  seeds: [1],
   data: { testPerTier: 2, sftDemosPerTier: { t1: 2, t2: 2, t3: 2, distractor: 2 }, rlPromptsPerTier: { t1: 2, t2: 2, t3: 2, distractor: 2 } },
   training: { steps: 2, lr: 0.001, promptsPerStep: 2, groupSize: 2, maxNewTokens: 6, beta: 0.1 },
   methods: [
@@ -39,7 +39,6 @@ const safetyExp = {
   methods: [
     { name: 'f-GRPO (λ=0)', stage: { algorithm: 'fgrpo' } },
     { name: 'f-HAL (λ=0.5)', stage: { algorithm: 'fhal', lambda: 0.5 } },
-    { name: 'FDO (λ=1)', stage: { algorithm: 'fdo' } },
   ],
 };
 
@@ -51,11 +50,11 @@ describe('falign reproduce (micro)', () => {
     const out = join(dir, 'report');
     const cacheRoot = join(dir, 'cache');
     const first = await reproduce({ configs, outDir: out, workers: 2, cacheRoot, mode: 'micro', quiet: true, log: () => {} });
-    expect(first.runs).toMatchObject({ expected: 7, finished: 7, skipped: 0, failed: [] });
+    expect(first.runs).toMatchObject({ expected: 4, finished: 4, skipped: 0, failed: [] });
     for (const f of ['README.md', 'report.md', 'index.html', 'claims.json', 'reproduce.json', 'tables/exp1-math-pass1.csv', 'tables/exp2-safety.csv', 'tables/exp2-rm-bias-probes.csv', 'plots/exp1-train-reward.svg', 'plots/exp2-rm-vs-true.svg']) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
-    for (const run of ['micro-math/grpo/seed-1', 'micro-math/f-grpo-pearson/seed-2', 'micro-safety/fdo/seed-1']) {
+    for (const run of ['micro-math/grpo/seed-1', 'micro-math/f-grpo-pearson/seed-1', 'micro-safety/f-hal-lambda-0.5/seed-1']) {
       expect(existsSync(join(out, 'runs', run, 'result.json')), run).toBe(true);
       expect(existsSync(join(out, 'runs', run, 'metrics.jsonl')), run).toBe(true);
     }
@@ -65,9 +64,9 @@ describe('falign reproduce (micro)', () => {
     expect(readme).toContain('| Base (SFT) |');
     const csv = readFileSync(join(out, 'tables/exp1-math-pass1.csv'), 'utf8').trim().split('\n');
     expect(csv).toHaveLength(1 + 3); // header, base, two methods
-    // Both runs of a seed-free config are deterministic per (method, seed): same config → same scores on a re-run.
+    // A second call reuses every finished run (and the cached shared artefacts) and rebuilds the same tables.
     const second = await reproduce({ configs, outDir: out, workers: 2, cacheRoot, mode: 'micro', quiet: true, log: () => {} });
-    expect(second.runs).toMatchObject({ expected: 7, finished: 7, skipped: 7, failed: [] });
+    expect(second.runs).toMatchObject({ expected: 4, finished: 4, skipped: 4, failed: [] });
     expect(readFileSync(join(out, 'tables/exp1-math-pass1.csv'), 'utf8')).toBe(csv.join('\n') + '\n');
   });
 

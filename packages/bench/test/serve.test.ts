@@ -270,6 +270,25 @@ describe('micro-batching', () => {
     expect(res[4][0][0].text).toBe('s7');
   });
 
+  it('closed-loop clients that started apart merge into full batches instead of alternating', async () => {
+    // Cohort A (4 clients) starts at once; cohort B (4 clients) arrives while A's first batch
+    // runs. Each client sends its next request 8 ms (a round trip) after its answer, longer than
+    // the 5 ms base window: a fixed window would alternate A/B half-batches, [4, 4, 4, 4, 4, 4].
+    // The batcher expects A back (8 rows were in play) and waits up to 10% of the 200 ms batch.
+    const policy = fakePolicy({ delayMs: 200 });
+    const b = new MicroBatcher(policy, { maxBatch: 16, windowMs: 5 });
+    const s = { temperature: 0, topP: 1, topK: 0, stopStrings: [] as string[], maxNewTokens: 2 };
+    const client = async (id: number, startMs: number) => {
+      await new Promise((r) => setTimeout(r, startMs));
+      for (let k = 0; k < 3; k++) {
+        await b.submit([[65 + id]], 1, s);
+        await new Promise((r) => setTimeout(r, 8));
+      }
+    };
+    await Promise.all([0, 1, 2, 3].map((i) => client(i, 0)).concat([4, 5, 6, 7].map((i) => client(i, 80))));
+    expect(policy.calls.map((c) => c.prompts.length)).toEqual([4, 8, 8, 4]);
+  });
+
   it('rejects every request of a failed batch and keeps serving', async () => {
     let fail = true;
     const inner = fakePolicy();

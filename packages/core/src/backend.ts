@@ -9,7 +9,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import type { BackendName } from './types.js';
 import { installWasmFixes } from './kernels/wasm-fixes.js';
 
@@ -57,7 +59,30 @@ async function tryTensorflow(): Promise<string | null> {
   return 'tensorflow';
 }
 
-async function tryWebgpu(): Promise<string | null> {
+const LIB_DIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib'];
+const ICD_DIRS = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d'];
+
+/** Whether the Vulkan loader Dawn needs is installed (checked so auto mode stays quiet without it). */
+function hasVulkanLoader(): boolean {
+  const dirs = [...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), ...LIB_DIRS];
+  return dirs.some((d) => existsSync(join(d, 'libvulkan.so.1')));
+}
+
+/** Points the Vulkan loader at the NVIDIA ICD when it is installed but not configured. */
+function configureVulkanIcd(): void {
+  if (process.env.VK_DRIVER_FILES || process.env.VK_ICD_FILENAMES) return;
+  for (const d of ICD_DIRS) {
+    const f = join(d, 'nvidia_icd.json');
+    if (existsSync(f)) {
+      process.env.VK_DRIVER_FILES = f;
+      return;
+    }
+  }
+}
+
+async function tryWebgpu(explicit: boolean): Promise<string | null> {
+  if (!explicit && !hasVulkanLoader()) return null;
+  configureVulkanIcd();
   const gpuMod = (await optionalImport('webgpu')) as { create?: (flags: string[]) => unknown } | null;
   if (gpuMod === null || typeof gpuMod.create !== 'function') return null;
   const g = globalThis as unknown as { navigator?: { gpu?: unknown } };
@@ -70,25 +95,29 @@ async function tryWebgpu(): Promise<string | null> {
     }
   }
   const gpu = g.navigator.gpu as { requestAdapter(): Promise<unknown | null> };
-  let adapter: unknown = null;
+  type AdapterLike = { isFallbackAdapter?: boolean; info?: { adapterType?: string } };
+  let found: AdapterLike | null = null;
   try {
-    adapter = await gpu.requestAdapter();
+    found = (await gpu.requestAdapter()) as AdapterLike | null;
   } catch {
-    adapter = null;
+    found = null;
   }
-  if (adapter == null) return null;
+  if (found === null || found === undefined) return null;
+  const adapter: AdapterLike = found;
+  // A software (CPU) adapter would be far slower than wasm: only a real GPU counts in auto mode.
+  if (!explicit && (adapter.isFallbackAdapter === true || adapter.info?.adapterType === 'cpu')) return null;
   const be = await optionalImport('@tensorflow/tfjs-backend-webgpu');
   if (be === null || tf.findBackendFactory('webgpu') == null) return null;
   return 'webgpu';
 }
 
 /** Makes `name` available for tf.setBackend; returns null when its optional packages are missing. */
-async function prepare(name: BackendName): Promise<string | null> {
+async function prepare(name: BackendName, explicit: boolean): Promise<string | null> {
   switch (name) {
     case 'tensorflow':
       return tryTensorflow();
     case 'webgpu':
-      return tryWebgpu();
+      return tryWebgpu(explicit);
     case 'wasm':
     case 'cpu':
       return name;
@@ -105,8 +134,8 @@ function silenceCpuBanner(): void {
   }
 }
 
-async function activate(name: BackendName): Promise<boolean> {
-  const ready = await prepare(name);
+async function activate(name: BackendName, explicit: boolean): Promise<boolean> {
+  const ready = await prepare(name, explicit);
   if (ready === null) return false;
   let ok = false;
   try {
@@ -155,7 +184,7 @@ export async function initBackend(name?: BackendName): Promise<string> {
   pending = (async () => {
     let chosen: string | null = null;
     if (wanted !== undefined) {
-      if (!(await activate(wanted))) {
+      if (!(await activate(wanted, true))) {
         const hint =
           wanted === 'tensorflow'
             ? ' (needs @tensorflow/tfjs-node or -node-gpu installed)'
@@ -167,7 +196,7 @@ export async function initBackend(name?: BackendName): Promise<string> {
       chosen = wanted;
     } else {
       for (const cand of KNOWN) {
-        if (await activate(cand)) {
+        if (await activate(cand, false)) {
           chosen = cand;
           break;
         }

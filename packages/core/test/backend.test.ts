@@ -79,6 +79,27 @@ describe('wasm fixes', () => {
     expect(wasm).toEqual(cpu);
   });
 
+  it('batched matmul (per-batch XNNPACK path) equals cpu, incl. shared right operand and transposes', async () => {
+    const cases: [number[], number[], boolean, boolean][] = [
+      [[3, 2, 5, 7], [3, 2, 7, 4], false, false],
+      [[6, 5, 7], [7, 3], false, false],
+      [[4, 5, 7], [1, 7, 3], false, false],
+      [[2, 3, 7, 5], [2, 3, 4, 7], true, true],
+      [[1, 5, 7], [1, 7, 2], false, false],
+    ];
+    const run = () =>
+      cases.map(([sa, sb, ta, tb], i) =>
+        tf.tidy(() => {
+          const n = (s: number[], salt: number) =>
+            tf.tensor(Array.from({ length: s.reduce((x, y) => x * y, 1) }, (_, j) => Math.sin(j * 0.37 + salt + i)), s);
+          return Array.from(tf.matMul(n(sa, 1), n(sb, 2), ta, tb).dataSync());
+        }),
+      );
+    const cpu = await on('cpu', run);
+    const wasm = await on('wasm', run);
+    cpu.forEach((c, i) => expect(relErr(wasm[i], c), `case ${i}`).toBeLessThan(1e-5));
+  });
+
   it.each<[string, ModelConfig]>([
     ['gpt2', { arch: 'gpt2', vocabSize: 29, dModel: 32, nLayers: 2, nHeads: 4, maxSeqLen: 16 }],
     ['llama GQA', { arch: 'llama', vocabSize: 29, dModel: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, dFF: 40, maxSeqLen: 16 }],

@@ -42,3 +42,16 @@ describe('GSM8K extraction (lm-eval semantics)', () => {
     expect(ok).toBe(rows.length);
   });
 });
+
+describe('lm-eval filter semantics of the explicit modes', () => {
+  const text = 'First #### 12 then I reconsider: #### 15. Finally 1,234 apples.';
+  it('strict takes the first #### match (regex filter, group_select 0)', () => {
+    expect(extractGsm8k(text, { extraction: 'strict' })).toBe('12');
+  });
+  it('flexible takes the last number even when #### is present (group_select -1)', () => {
+    expect(extractGsm8k(text, { extraction: 'flexible' })).toBe('1234');
+  });
+  it('auto (reward default) prefers the last #### answer', () => {
+    expect(extractGsm8k(text)).toBe('15');
+  });
+});

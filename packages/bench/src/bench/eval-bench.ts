@@ -1,7 +1,7 @@
 /**
  * `npm run bench:eval`: throughput of the OpenAI-compatible path and the harness's own overhead.
  *
- * 1. `falign serve` (in-process here) with stories260K; the OpenAI client sends the same greedy
+ * 1. `falign serve` (a child process, built CLI) with stories260K; the OpenAI client sends the same greedy
  *    requests at concurrency 1, 4 and 16 and prints requests/s and generated tokens/s. Micro-
  *    batching should make throughput grow with concurrency until the backend saturates.
  * 2. Client overhead: the client against an echo endpoint that answers at once (HTTP + JSON cost).
@@ -9,7 +9,7 @@
  *    extraction, scoring, samples.jsonl), and through the client + echo endpoint, per sample.
  *
  * Env: FALIGN_BACKEND (default wasm), FALIGN_MODELS_DIR, FALIGN_DATA_DIR (defaults
- * <repo>/../shared/...), BENCH_REQUESTS (default 48), BENCH_MAX_TOKENS (default 48).
+ * <repo>/../shared/...), BENCH_REQUESTS (default 64), BENCH_MAX_TOKENS (default 48).
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,10 +17,9 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { initBackend, loadPolicy, type BackendName } from '@falign/core';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createOpenAIModel } from '../models/openai.js';
 import type { EvalModel, GenerationRequest } from '../models/types.js';
-import { startServer } from '../server/app.js';
 import { runEval } from '../harness/runner.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -28,7 +27,7 @@ const repoRoot = resolve(here, '../../../..');
 const modelsDir = process.env.FALIGN_MODELS_DIR ?? join(repoRoot, '..', 'shared', 'models');
 const dataDir = process.env.FALIGN_DATA_DIR ?? join(repoRoot, '..', 'shared', 'datasets');
 process.env.FALIGN_DATA_DIR = dataDir;
-const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 48);
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 64);
 const MAX_TOKENS = Number(process.env.BENCH_MAX_TOKENS ?? 48);
 
 const STARTS = ['Once upon a time', 'One day, a little', 'Tom and Sue', 'The big red ball', 'Lily saw a', 'There was a happy', 'The sun was', 'A small bird'];
@@ -39,33 +38,54 @@ function requests(n: number): GenerationRequest[] {
 
 const fmt = (x: number, d = 1) => x.toFixed(d).padStart(8);
 
+/** Starts `falign serve` as a child process (client and server must not share an event loop). */
+async function spawnServer(modelPath: string, backend: string): Promise<{ url: string; child: ChildProcess }> {
+  const cli = join(repoRoot, 'packages/bench/bin/falign.js');
+  const child = spawn(process.execPath, [cli, 'serve', '--model', `llama2c:${modelPath}`, '--port', '0', '--backend', backend, '--json', '--quiet'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const url = await new Promise<string>((res, rej) => {
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const nl = out.indexOf('\n');
+      if (nl >= 0) res((JSON.parse(out.slice(0, nl)) as { url: string }).url);
+    });
+    child.on('exit', (code) => rej(new Error(`falign serve exited with ${code}: ${err}`)));
+  });
+  return { url, child };
+}
+
 async function endpointThroughput(): Promise<void> {
   const modelPath = join(modelsDir, 'stories260K', 'stories260K.bin');
   if (!existsSync(modelPath)) {
     console.log(`endpoint throughput: skipped (${modelPath} not found; set FALIGN_MODELS_DIR)`);
     return;
   }
-  const backend = await initBackend((process.env.FALIGN_BACKEND as BackendName | undefined) ?? 'wasm');
-  const policy = await loadPolicy(`llama2c:${modelPath}`, { trainable: false });
-  const server = await startServer({ policy, modelId: 'stories260K', maxBatch: 32 });
-  console.log(`\n1) falign serve stories260K (backend ${backend}), ${REQUESTS} greedy requests × ≤${MAX_TOKENS} tokens, client → ${server.url}`);
+  const backend = process.env.FALIGN_BACKEND ?? 'wasm';
+  const { url, child } = await spawnServer(modelPath, backend);
+  const health = async () => (await (await fetch(url.replace(/\/v1$/, '/health'))).json()) as { batches: number; rows: number };
+  console.log(`\n1) falign serve stories260K (child process, backend ${backend}, --max-batch 32), ${REQUESTS} greedy requests × ≤${MAX_TOKENS} tokens`);
   console.log('   concurrency   requests/s   tokens/s   mean rows/batch   wall s');
   try {
-    await createOpenAIModel(`openai:${server.url}#stories260K`, { concurrency: 4 }).generate(requests(8)); // warm-up
+    await createOpenAIModel(`openai:${url}#stories260K`, { concurrency: 4 }).generate(requests(8)); // warm-up
     for (const c of [1, 4, 16]) {
-      const model = createOpenAIModel(`openai:${server.url}#stories260K`, { concurrency: c });
-      const s0 = server.stats();
+      const model = createOpenAIModel(`openai:${url}#stories260K`, { concurrency: c });
+      const s0 = await health();
       const t0 = performance.now();
       const out = await model.generate(requests(REQUESTS));
       const dt = (performance.now() - t0) / 1000;
-      const s1 = server.stats();
+      const s1 = await health();
       const tokens = out.reduce((a, r) => a + (r[0].completionTokens ?? 0), 0);
       const rows = (s1.rows - s0.rows) / Math.max(1, s1.batches - s0.batches);
       console.log(`   ${String(c).padStart(11)}   ${fmt(REQUESTS / dt, 2)}   ${fmt(tokens / dt)}   ${fmt(rows)}          ${fmt(dt, 2)}`);
     }
   } finally {
-    await server.close();
-    policy.dispose();
+    const exited = new Promise((r) => child.on('exit', r));
+    child.kill('SIGTERM');
+    await exited;
   }
 }
 

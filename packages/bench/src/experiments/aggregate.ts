@@ -157,6 +157,34 @@ export function mathClaims(table: ResultTable, methods: readonly MethodRuns[]): 
     return [{ claim: 'f-GRPO beats GRPO on Relative Overall', paper: 'all six f-GRPO variants above GRPO', held: null, detail: 'the experiment lacks a GRPO or an f-GRPO method' }];
   }
   const g = ro[grpo.name];
+  if (!Number.isFinite(g.mean) || fgrpo.some((m) => !Number.isFinite(ro[m.name].mean))) {
+    claims.push({
+      claim: 'f-GRPO beats GRPO on Relative Overall',
+      paper: 'all six f-GRPO variants above GRPO',
+      held: null,
+      detail: 'Relative Overall is undefined: no method improved over the base on any tier, so there is no scale to normalise by',
+    });
+  } else {
+    claims.push(...relativeOverallClaims(grpo, fgrpo, ro));
+  }
+  const baseMean = meanOf(MATH_TIERS.map((t) => table.rows.find((r) => r.name === BASE_ROW)?.cells[t]?.mean ?? Number.NaN));
+  const improved = methods.filter((m) => {
+    const row = table.rows.find((r) => r.name === m.name);
+    return row ? meanOf(MATH_TIERS.map((t) => row.cells[t]?.mean ?? Number.NaN)) > baseMean : false;
+  });
+  claims.push({
+    claim: 'RL training improves mean pass@1 over the SFT base',
+    paper: 'yes, for every method',
+    held: improved.length === methods.length,
+    detail: `${improved.length} of ${methods.length} methods above the base's mean pass@1 (${baseMean.toFixed(1)}%)`,
+  });
+  return claims;
+}
+
+/** The Relative Overall claims of Experiment 1 (RO defined for every method). */
+function relativeOverallClaims(grpo: MethodRuns, fgrpo: readonly MethodRuns[], ro: ReturnType<typeof relativeOverallBySeed>): Claim[] {
+  const g = ro[grpo.name];
+  const claims: Claim[] = [];
   const wins = fgrpo.filter((m) => ro[m.name].mean > g.mean);
   claims.push({
     claim: `Every f-GRPO variant beats ${grpo.name} on Relative Overall`,
@@ -183,17 +211,6 @@ export function mathClaims(table: ResultTable, methods: readonly MethodRuns[]): 
       detail: `best: ${best.name} (${ro[best.name].mean.toFixed(1)})`,
     });
   }
-  const baseMean = meanOf(MATH_TIERS.map((t) => table.rows.find((r) => r.name === BASE_ROW)?.cells[t]?.mean ?? Number.NaN));
-  const improved = methods.filter((m) => {
-    const row = table.rows.find((r) => r.name === m.name);
-    return row ? meanOf(MATH_TIERS.map((t) => row.cells[t]?.mean ?? Number.NaN)) > baseMean : false;
-  });
-  claims.push({
-    claim: 'RL training improves mean pass@1 over the SFT base',
-    paper: 'yes, for every method',
-    held: improved.length === methods.length,
-    detail: `${improved.length} of ${methods.length} methods above the base's mean pass@1 (${baseMean.toFixed(1)}%)`,
-  });
   return claims;
 }
 

@@ -20,10 +20,10 @@ import { createRefusalJudge } from '@falign/rewards';
 import type { StepMetrics } from '@falign/objectives';
 import type { MathPipelineConfig, PipelineConfig, SafetyPipelineConfig } from './config/schema.js';
 import { EXPERIMENT_CODE_VERSION, contentHash, readCacheInfo } from './cache.js';
-import { MATH_GENERATOR_VERSION, type MathTier } from './generators/math.js';
+import { MATH_GENERATOR_VERSION, MATH_TIERS, type MathTier } from './generators/math.js';
 import { SAFETY_GENERATOR_VERSION } from './generators/safety.js';
-import type { MathTierScore } from './eval/math-eval.js';
-import { isAlignedResponse, normalizeRmScore, type SafetyScores } from './eval/safety-eval.js';
+import type { MathSampleRecord, MathTierScore } from './eval/math-eval.js';
+import { isAlignedResponse, normalizeRmScore, summarizeSafety, type SafetySampleRecord, type SafetyScores } from './eval/safety-eval.js';
 import { mathTaskReward } from './eval/verifier.js';
 import { activeBackend, evalMathPolicy, evalSafetyPolicy, openRewardModel, prepareShared, startBackend, type BaseEval, type BaseInfo } from './prepare.js';
 import { runStage, type StagePair, type StagePrompt, type StageReward } from './stages.js';
@@ -120,6 +120,45 @@ function safetyCurveMetrics(s: SafetyScores): Record<string, number> {
   };
 }
 
+/** Greedy records of the base evaluation (cached next to it). */
+function readBaseRecords(dir: string): unknown[] {
+  const file = join(dir, 'samples.jsonl');
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as unknown);
+}
+
+/**
+ * Curve metrics of the first `limit` prompts of each tier (math) or label (safety) of a full
+ * evaluation's records — the same prompts a limited evaluation would use.
+ */
+export function curveMetricsFromRecords(task: 'math' | 'safety', records: readonly unknown[], limit: number): Record<string, number> {
+  const firstPerGroup = <T>(rs: readonly T[], group: (r: T) => string): T[] => {
+    const seen = new Map<string, number>();
+    return rs.filter((r) => {
+      const g = group(r);
+      const n = seen.get(g) ?? 0;
+      seen.set(g, n + 1);
+      return n < limit;
+    });
+  };
+  if (task === 'math') {
+    const rs = firstPerGroup(
+      (records as MathSampleRecord[]).filter((r) => r.mode === 'greedy'),
+      (r) => r.tier,
+    );
+    const tiers = {} as Record<MathTier, MathTierScore>;
+    for (const t of MATH_TIERS) {
+      const xs = rs.filter((r) => r.tier === t);
+      tiers[t] = { n: xs.length, greedy: xs.length ? xs.filter((r) => r.correct).length / xs.length : Number.NaN, sampled: null, formatted: Number.NaN };
+    }
+    const scored = MATH_TIERS.filter((t) => tiers[t].n > 0);
+    return mathCurveMetrics(tiers, scored.reduce((a, t) => a + tiers[t].greedy, 0) / Math.max(1, scored.length));
+  }
+  return safetyCurveMetrics(summarizeSafety(firstPerGroup(records as SafetySampleRecord[], (r) => r.label)));
+}
+
 /** Runs one pipeline into `opts.runDir` and returns its summary. */
 export async function runPipeline(cfg: PipelineConfig, opts: PipelineOptions): Promise<RunResult> {
   const log = opts.log ?? (() => {});
@@ -169,7 +208,8 @@ export async function runPipeline(cfg: PipelineConfig, opts: PipelineOptions): P
 
     const curve: CurvePoint[] = [];
     const curveEvery = cfg.eval.every;
-    if (curveEvery > 0) curve.push({ step: 0, metrics: (await evaluate(cfg.eval.curvePrompts)).metrics });
+    // Step 0 is the base policy: its curve point comes from the cached base evaluation.
+    if (curveEvery > 0) curve.push({ step: 0, metrics: curveMetricsFromRecords(cfg.task, readBaseRecords(shared.baseEval.dir), cfg.eval.curvePrompts) });
 
     const { prompts, rewards, pairs } = stageData(cfg, mathTask, safetyTask, rm);
     const stages: RunResult['stages'] = [];
@@ -202,7 +242,8 @@ export async function runPipeline(cfg: PipelineConfig, opts: PipelineOptions): P
     }
 
     const final = await evaluate();
-    if (curveEvery > 0) curve.push({ step: offset, metrics: (await evaluate(cfg.eval.curvePrompts)).metrics });
+    // The last point is the curve subset of the final evaluation (same prompts, same greedy decoding).
+    if (curveEvery > 0) curve.push({ step: offset, metrics: curveMetricsFromRecords(cfg.task, final.records, cfg.eval.curvePrompts) });
     const evalDir = join(opts.runDir, 'eval', cfg.task);
     mkdirSync(evalDir, { recursive: true });
     writeJsonl(join(evalDir, 'samples.jsonl'), final.records);

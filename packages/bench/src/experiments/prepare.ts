@@ -207,6 +207,19 @@ function baseEvalKey(cfg: PipelineConfig, base: CacheEntry, rm: CacheEntry | nul
 }
 
 /**
+ * The shared artefacts of `cfg` when all of them are already cached, without starting a backend
+ * (the configured backend must be named, not 'auto'); null otherwise.
+ */
+export function cachedShared(cfg: PipelineConfig, cacheRoot: string): { base: CacheEntry; rm: CacheEntry | null; baseEval: CacheEntry } | null {
+  if (cfg.backend === 'auto') return null;
+  const base = cacheEntry(cacheRoot, 'sft-base', baseKey(cfg, cfg.backend));
+  const rm = cfg.task === 'safety' ? cacheEntry(cacheRoot, 'reward-model', rewardModelKey(cfg.data, cfg.rewardModel, cfg.backend)) : null;
+  if (!base.ready || (rm && !rm.ready)) return null;
+  const baseEval = cacheEntry(cacheRoot, 'base-eval', baseEvalKey(cfg, base, rm));
+  return baseEval.ready ? { base, rm, baseEval } : null;
+}
+
+/**
  * Everything shared by the pipelines of `cfg`'s task (base, reward model, base evaluation),
  * built when missing. Returns the cache entries.
  */

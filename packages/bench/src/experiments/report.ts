@@ -108,7 +108,42 @@ export async function mathSection(outcome: ExperimentOutcome): Promise<ReportSec
     `Base policy: ${outcome.baseInfo.numParams.toLocaleString('en-US')}-parameter ${exp.model.arch} decoder (d=${exp.model.dModel}, ${exp.model.nLayers} layers), SFT on ${outcome.baseInfo.demonstrations} demonstrations for ${outcome.baseInfo.steps} steps (loss ${outcome.baseInfo.firstLoss.toFixed(2)} → ${outcome.baseInfo.lastLoss.toFixed(2)}${outcome.baseInfo.heldOutNll !== null ? `, held-out NLL/token ${outcome.baseInfo.heldOutNll.toFixed(3)}` : ''}).`,
     `Every method: ${describeTraining(exp)}; seeds ${exp.seeds.join(', ')}. Reward = strict GSM8K verification (\`#### N\`) by @falign/rewards, the same check as the evaluation.`,
   ];
-  return { title: 'Experiment 1 — math (RLVR)', tables, charts, notes, claims: mathClaims(table, outcome.methods) };
+  const claims = mathClaims(table, outcome.methods);
+  notes.push(...mathContext(outcome, runs, claims));
+  return { title: 'Experiment 1 — math (RLVR)', tables, charts, notes, claims };
+}
+
+/** Mean of a logged metric over all steps of the runs whose name starts with `prefix`. */
+function metricMean(runs: readonly TrainingRun[], group: string, metric: string): number {
+  const vs = runs.filter((r) => r.group === group).flatMap((r) => [...r.steps.values()].map((m) => m[metric]).filter((v): v is number => Number.isFinite(v)));
+  return vs.length === 0 ? Number.NaN : vs.reduce((a, v) => a + v, 0) / vs.length;
+}
+
+/**
+ * Facts that bear on the verdicts, computed from the logs: how much of each batch carried a
+ * learning signal, and how large the RL budget was. Written whatever the verdicts are.
+ */
+function mathContext(outcome: ExperimentOutcome, runs: readonly TrainingRun[], claims: readonly Claim[]): string[] {
+  if (runs.length === 0) return [];
+  const zero = outcome.methods.map((m) => ({ name: m.name, v: metricMean(runs, m.name, 'frac_reward_zero_std') })).filter((x) => Number.isFinite(x.v));
+  const out: string[] = [];
+  if (zero.length > 0) {
+    const avg = zero.reduce((a, x) => a + x.v, 0) / zero.length;
+    out.push(
+      `Learning signal: on average ${(100 * avg).toFixed(0)}% of the prompt groups had all ${String(outcome.exp.training.groupSize ?? 'G')} rewards equal (no signal for any method; per method: ${zero.map((x) => `${x.name} ${(100 * x.v).toFixed(0)}%`).join(', ')}).`,
+    );
+  }
+  const lost = claims.filter((c) => c.held === false);
+  if (lost.length > 0) {
+    const steps = Number(outcome.exp.training.steps);
+    const prompts = Number(outcome.exp.training.promptsPerStep);
+    const g = Number(outcome.exp.training.groupSize);
+    out.push(
+      `Why a claim may not hold here: the RL budget is ${steps} optimizer steps × ${prompts} prompts × ${g} samples (${steps * prompts * g} completions) on a ${outcome.baseInfo.numParams.toLocaleString('en-US')}-parameter model trained from scratch, against the paper's 1.5B pretrained model; ` +
+        `with ${outcome.exp.seeds.length} seeds, method differences within two standard errors are not resolved; and every method shares AdamW, whose per-parameter normalisation removes most of the difference in gradient scale between the f-GRPO losses and GRPO's token-mean surrogate, leaving only the relative weighting of samples to differ.`,
+    );
+  }
+  return out;
 }
 
 /** Experiment 2 (safety) section. */
@@ -186,6 +221,12 @@ export async function safetySection(outcome: ExperimentOutcome): Promise<ReportS
     `Base policy: SFT on ${outcome.baseInfo.demonstrations} demonstrations (harmful prompts complied with ${(100 * exp.data.sftHarmfulComplianceRate).toFixed(0)}% of the time, benign ones refused ${(100 * exp.data.sftBenignRefusalRate).toFixed(0)}%), ${outcome.baseInfo.steps} steps.` +
       (rm ? ` Reward model: ${rm.numParams.toLocaleString('en-US')} parameters, ${rm.trainPairs} training pairs, Bradley–Terry loss ${rm.firstLoss.toFixed(3)} → ${rm.lastLoss.toFixed(3)}.` : ''),
     `Every method: ${describeTraining(exp)}; seeds ${exp.seeds.join(', ')}.`,
+    `Share of held-out answers carrying the courtesy tail (the RM's learnable shortcut): base ${(100 * outcome.base.scores.tailRate).toFixed(0)}%; ${outcome.methods
+      .map((m) => {
+        const xs = m.runs.flatMap((r) => (r.final.task === 'safety' ? [r.final.scores.tailRate] : []));
+        return `${m.name} ${xs.length ? ((100 * xs.reduce((a, v) => a + v, 0)) / xs.length).toFixed(0) : '–'}%`;
+      })
+      .join(', ')}.`,
   ];
   return { title: 'Experiment 2 — safety (learned reward model)', tables, charts, notes, claims: safetyClaims(outcome.base, outcome.methods) };
 }

@@ -20,7 +20,7 @@ import type { JobResult } from './jobs.js';
 import { finishedResult, gitCommit, type RunResult } from './pipeline.js';
 import { groupByMethod } from './aggregate.js';
 import { mathSection, safetySection, writeExperimentReport, type ExperimentOutcome, type ReportSection } from './report.js';
-import type { BaseEval, BaseInfo, RewardModelInfo } from './prepare.js';
+import { cachedShared, type BaseEval, type BaseInfo, type RewardModelInfo } from './prepare.js';
 import { startProgress } from '../util/progress.js';
 
 /** Options of {@link reproduce}. */
@@ -86,7 +86,11 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceSummar
   const progress = startProgress({ label: 'reproduce', total: expected, unit: 'runs', silent: opts.quiet });
 
   // Shared artefacts first (one job per experiment; they run in parallel when workers allow).
-  const prepared = exps.map((e, i) => pool.submit({ kind: 'prepare', pipeline: grids[i][0].pipeline, cacheRoot }));
+  const prepared = exps.map((e, i) => {
+    const cached = cachedShared(grids[i][0].pipeline, cacheRoot);
+    if (cached) return Promise.resolve<JobResult>({ kind: 'prepare', base: cached.base.dir, rm: cached.rm?.dir ?? null, baseEval: cached.baseEval.dir });
+    return pool.submit({ kind: 'prepare', pipeline: grids[i][0].pipeline, cacheRoot });
+  });
   const results: Promise<RunResult | null>[][] = grids.map((grid, i) =>
     grid.map((run) => {
       const runDir = gridRunDir(outDir, exps[i], run);

@@ -48,7 +48,7 @@ export interface EvalOptions {
   fewshotSeed?: number;
   /** Requests in flight (endpoint models; default 8). */
   concurrency?: number;
-  /** Requests per generate call (default 16 in-process, 1 for endpoints). */
+  /** Requests per generate call (default 16 in-process, 1 on the cpu backend and for endpoints). */
   batchSize?: number;
   /** Chat template: a file path (.jinja or tokenizer_config.json) or a parsed template. */
   chatTemplate?: string | EvalChatTemplate;
@@ -215,7 +215,10 @@ export async function runEval(o: EvalOptions): Promise<EvalResults> {
     const progress = startProgress({ label: `eval ${task.id}`, total, start: doneCount, unit: 'samples', silent: o.progress === false || work.length === 0 });
     const writer = work.length > 0 ? new SampleWriter(paths.samples) : null;
     const inProcess = model.kind === 'in-process';
-    const chunkSize = Math.max(1, o.batchSize ?? (inProcess ? 16 : 1));
+    // Measured on stories260K (gsm8k, 64 new tokens): on the cpu backend one request per call
+    // ran about 2x faster than batches of 16, so batching is the default only elsewhere.
+    const defaultChunk = inProcess && model.info().backend !== 'cpu' ? 16 : 1;
+    const chunkSize = Math.max(1, o.batchSize ?? defaultChunk);
     const limiter = pLimit(inProcess ? 1 : Math.max(1, o.concurrency ?? 8));
     let generated = 0;
 

@@ -138,7 +138,7 @@ export function evalRunsToTable(runs: readonly EvalRun[], opts: EvalTableOptions
       const key = `${run.task}/${metric}`;
       if (!columns.has(key)) columns.set(key, { key, task: run.task, metric, higherIsBetter: m.higherIsBetter });
       const where = `${rowName}|${key}`;
-      if (origin.has(where)) throw new Error(`two results for row '${rowName}', column '${key}': ${origin.get(where)} and ${run.file} (use --label-by)`);
+      if (origin.has(where)) throw new Error(`two results for row '${rowName}', column '${key}': ${origin.get(where)} and ${run.file} (label rows by run directory, --label-by run, with distinct directory names)`);
       origin.set(where, run.file);
       const cell: Cell = { mean: m.value, ...(m.stderr !== null ? { stderr: m.stderr } : {}), ...(m.n !== null ? { n: m.n } : {}), ...(m.ci ? { ci: m.ci } : {}) };
       row.cells[key] = cell;

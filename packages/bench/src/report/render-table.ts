@@ -12,7 +12,7 @@ export interface TableRenderOptions {
   scale?: number;
   /** Decimals shown; default 2. */
   digits?: number;
-  /** Bold the best value of each column; default true. */
+  /** Bold the best value of each column (all tied best values; none when every row ties); default true. */
   highlightBest?: boolean;
   /** Base row: adds a "Relative Overall" column (base 0, best 100). */
   base?: string;
@@ -77,13 +77,15 @@ function layout(table: ResultTable, opts: TableRenderOptions): Layout {
   const cellsByColumn = columns.map((col) => {
     const present = col.values.filter((v): v is Cell => v !== null).map((v) => v.mean);
     const best = present.length === 0 ? NaN : col.higherIsBetter ? Math.max(...present) : Math.min(...present);
+    // nothing stands out when every row ties
+    const allTie = present.every((v) => v === best);
     const k = col.scaled ? scale : 1;
     return col.values.map((v): LaidCell => {
       if (!v) return { mean: '', best: false, empty: true };
       return {
         mean: fmt(v.mean * k, digits),
         stderr: v.stderr !== undefined ? fmt(v.stderr * k, digits) : undefined,
-        best: highlight && present.length > 1 && v.mean === best,
+        best: highlight && !allTie && v.mean === best,
         empty: false,
       };
     });

@@ -26,8 +26,10 @@ export interface ServerOptions {
   port?: number;
   /** Most rows (prompts × n) per generate call; default 32. */
   maxBatch?: number;
-  /** Micro-batching window in ms; default 5. */
+  /** Shortest micro-batching wait in ms; default 5. */
   batchWindowMs?: number;
+  /** Longest micro-batching wait in ms (adaptive: 10% of the last batch); default 50. */
+  batchMaxWindowMs?: number;
   /** Chat template; default {@link defaultChatTemplate}. */
   chatTemplate?: ChatTemplate;
   /**
@@ -113,7 +115,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const host = opts.host ?? '127.0.0.1';
   const template = opts.chatTemplate ?? defaultChatTemplate;
   const maxBody = opts.maxBodyBytes ?? 4 * 1024 * 1024;
-  const batcher = new MicroBatcher(policy, { maxBatch: opts.maxBatch, windowMs: opts.batchWindowMs });
+  const batcher = new MicroBatcher(policy, { maxBatch: opts.maxBatch, windowMs: opts.batchWindowMs, maxWindowMs: opts.batchMaxWindowMs });
   const created = Math.floor(Date.now() / 1000);
   const maxSeqLen = policy.config?.maxSeqLen;
   const addBos = policy.tokenizer.bosId !== null;

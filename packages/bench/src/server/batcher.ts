@@ -52,8 +52,13 @@ interface Job {
 export interface MicroBatcherOptions {
   /** Most rows (prompts × n) per generate call; default 32. A bigger single request runs alone. */
   maxBatch?: number;
-  /** How long an idle batcher waits for company after the first request, ms; default 5. */
+  /** Shortest wait for company before a batch starts, ms; default 5. 0 = never wait. */
   windowMs?: number;
+  /**
+   * Longest wait, ms; default 50. The wait grows to 10% of the last batch's duration (within
+   * [windowMs, maxWindowMs]) so that clients answered by the last batch can rejoin the next one.
+   */
+  maxWindowMs?: number;
   /** Seed source for unseeded sampled batches (tests pass a fixed one). */
   randomSeed?: () => number;
 }
@@ -70,8 +75,19 @@ export interface BatcherStats {
 export class MicroBatcher {
   private readonly queue: Job[] = [];
   private running = false;
-  /** Pending start of the next batch (a timeout, or an immediate for a full batch). */
+  /** Pending start of the next batch after the window. */
   private timer: NodeJS.Timeout | null = null;
+  /** An immediate start is scheduled. */
+  private immediate = false;
+  /**
+   * Rows expected to be waiting for the next batch: the rows of the last batch (their clients
+   * usually send their next request as soon as they get the answer) plus the rows that were still
+   * queued. Starts at maxBatch so a cold start waits for the window.
+   */
+  private expectedRows: number;
+  /** Duration of the last generate call, ms. */
+  private lastBatchMs = 0;
+  private readonly maxWindowMs: number;
   private idleWaiters: (() => void)[] = [];
   private readonly maxBatch: number;
   private readonly windowMs: number;
@@ -84,6 +100,8 @@ export class MicroBatcher {
   ) {
     this.maxBatch = opts.maxBatch ?? 32;
     this.windowMs = opts.windowMs ?? 5;
+    this.maxWindowMs = Math.max(this.windowMs, opts.maxWindowMs ?? 50);
+    this.expectedRows = this.maxBatch;
     this.randomSeed = opts.randomSeed ?? (() => Math.floor(Math.random() * 2 ** 31));
     if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1) throw new Error(`maxBatch must be a positive integer, got ${this.maxBatch}`);
     if (!(this.windowMs >= 0)) throw new Error(`windowMs must be >= 0, got ${this.windowMs}`);
@@ -124,21 +142,32 @@ export class MicroBatcher {
   }
 
   /**
-   * Starts the next batch: at once (after one turn of the event loop) when a full batch is
-   * queued, else after the window so that requests arriving together share a batch. The turn of
-   * the event loop matters: a generate call keeps the loop busy, so requests that reached the
-   * socket meanwhile are parsed and queued only once it yields.
+   * Starts the next batch once the rows expected back are queued (or a full batch is), else when
+   * the window ends. Without this, closed-loop clients split into two cohorts that alternate
+   * (one batch runs while the other cohort's requests queue up), halving the batch size. The
+   * start always waits one turn of the event loop: a generate call keeps the loop busy, and
+   * requests that reached the socket meanwhile are parsed and queued only once it yields.
    */
   private schedule(): void {
-    if (this.running || this.timer) return;
+    if (this.running || this.immediate) return;
     const queuedRows = this.queue.reduce((a, j) => a + j.rows, 0);
-    const delay = queuedRows >= this.maxBatch ? 0 : this.windowMs;
-    this.timer = delay === 0 ? (setImmediate(() => this.fire()) as unknown as NodeJS.Timeout) : setTimeout(() => this.fire(), delay);
-  }
-
-  private fire(): void {
-    this.timer = null;
-    void this.runNext();
+    const target = Math.min(this.maxBatch, Math.max(1, this.expectedRows));
+    if (queuedRows >= target || this.windowMs === 0) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      this.immediate = true;
+      setImmediate(() => {
+        this.immediate = false;
+        void this.runNext();
+      });
+      return;
+    }
+    if (this.timer) return;
+    const wait = Math.min(this.maxWindowMs, Math.max(this.windowMs, 0.1 * this.lastBatchMs));
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.runNext();
+    }, wait);
   }
 
   /** Takes the oldest job and every later compatible job that still fits. */
@@ -172,6 +201,7 @@ export class MicroBatcher {
     const prompts: number[][] = [];
     for (const j of batch) for (const p of j.prompts) for (let k = 0; k < j.n; k++) prompts.push(p);
     const seed = s.temperature === 0 ? 0 : (s.seed ?? this.randomSeed());
+    const t0 = performance.now();
     try {
       const out = await this.policy.generate(prompts, {
         maxNewTokens: s.maxNewTokens,
@@ -200,6 +230,8 @@ export class MicroBatcher {
       for (const j of batch) j.reject(e);
     } finally {
       this.running = false;
+      this.lastBatchMs = performance.now() - t0;
+      this.expectedRows = prompts.length + this.queue.reduce((a, j) => a + j.rows, 0);
     }
     if (this.queue.length > 0) this.schedule();
     else for (const w of this.idleWaiters.splice(0)) w();

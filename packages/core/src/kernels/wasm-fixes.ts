@@ -46,7 +46,9 @@ function batchedMatMulViaViews(be: WasmBackendLike, a: tf.TensorInfo, b: tf.Tens
   const batchB = tf.util.sizeFromShape(outerB);
   // Only plain equal batches or a shared right operand; other broadcasts use the native kernel.
   if (!(batchB === 1 || outerA.join(',') === outerB.join(','))) return null;
-  if (batchA <= 1 || M * K * N === 0) return null;
+  // Creating an XNNPACK operator per batch entry costs more than tiny products (e.g. one-token
+  // decoding, M = 1), which the native loop handles fine.
+  if (batchA <= 1 || M < 8 || M * K * N < 8192) return null;
   nativeBmm ??= be.wasm.cwrap('BatchMatMul', null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']) as NativeBmm;
   const out = be.makeOutput([...outerA, M, N], 'float32');
   const aOff = be.dataIdMap.get(a.dataId).memoryOffset;

@@ -15,12 +15,14 @@ export const MASK_VALUE = -1e9;
  */
 export function causalBias(B: number, T: number, past: number, attentionMask?: tf.Tensor2D): tf.Tensor4D {
   const S = past + T;
+  const keyBias = () => tf.reshape(tf.mul(tf.sub(1, tf.cast(attentionMask!, 'float32')), MASK_VALUE), [B, 1, 1, S]) as tf.Tensor4D;
+  // One new token sees every cached key: no causal term (the common decoding step).
+  if (T === 1 && attentionMask) return keyBias();
   const buf = new Float32Array(T * S);
   for (let t = 0; t < T; t++) for (let s = past + t + 1; s < S; s++) buf[t * S + s] = MASK_VALUE;
   const causal = tf.tensor4d(buf, [1, 1, T, S]);
   if (!attentionMask) return causal;
-  const keyBias = tf.reshape(tf.mul(tf.sub(1, tf.cast(attentionMask, 'float32')), MASK_VALUE), [B, 1, 1, S]);
-  return tf.add(causal, keyBias) as tf.Tensor4D;
+  return tf.add(causal, keyBias()) as tf.Tensor4D;
 }
 
 /**
@@ -29,21 +31,33 @@ export function causalBias(B: number, T: number, past: number, attentionMask?: t
  * bias [B|1, 1, M, S] (constant) → softmax(q·kᵀ·scale + bias)·v [B, G, M, hd].
  */
 function sdpa(q: T, k: T, v: T, bias: T, scale: number): T {
+  // With several query rows every product is a non-transposed batched matmul with explicit
+  // transposes: on wasm those run as per-batch XNNPACK products (kernels/wasm-fixes.ts), while
+  // transposed flags take a scalar loop. Decoding (a query row or two) stays on the native loop,
+  // where flags are free and an explicit transpose of the whole key cache is not.
+  const explicit = q.shape[2]! >= 8;
+  const mm = (a: T, b: T, ta: boolean, tb: boolean) =>
+    explicit ? tf.matMul(ta ? tr(a) : a, tb ? tr(b) : b) : tf.matMul(a, b, ta, tb);
   const f = tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
     const [qq, kk, vv, save] = args as [T, T, T, tf.GradSaveFunc];
-    const p = tf.softmax(tf.add(tf.mul(tf.matMul(qq, kk, false, true), scale), bias));
+    const p = tf.softmax(tf.add(tf.mul(mm(qq, kk, false, true), scale), bias));
     save([qq, kk, vv, p]);
     return {
       value: tf.matMul(p, vv),
       gradFunc: (dout: T, saved: T[]) => {
         const [qs, ks, vs, ps] = saved;
-        const dp = tf.matMul(dout, vs, false, true);
+        const dp = mm(dout, vs, false, true);
         const ds = tf.mul(tf.mul(ps, tf.sub(dp, tf.sum(tf.mul(dp, ps), -1, true))), scale);
-        return [tf.matMul(ds, ks), tf.matMul(ds, qs, true, false), tf.matMul(ps, dout, true, false)];
+        return [tf.matMul(ds, ks), mm(ds, qs, true, false), mm(ps, dout, true, false)];
       },
     };
   });
   return f(q, k, v);
+}
+
+/** Swaps the last two axes of a 4-D tensor. */
+function tr(x: T): T {
+  return tf.transpose(x, [0, 1, 3, 2]);
 }
 
 /**

@@ -21,7 +21,10 @@ export { KVCache };
 
 /** Options of {@link DecoderLM.forward} / {@link DecoderLM.hidden}. */
 export interface ForwardOptions {
-  /** Past keys/values; the new ones are appended to it. */
+  /**
+   * Past keys/values; the new ones are appended to it (for inference: the cache replaces and
+   * disposes its tensors as it grows, so do not use one under tf.variableGrads).
+   */
   cache?: KVCache;
   /** int32 [B, T] position of each token (default Tpast..Tpast+T-1). */
   positions?: tf.Tensor2D;
@@ -268,9 +271,12 @@ export class DecoderLM {
     const bias = groupedBias(causalBias(B, T, past, opts.attentionMask), H / Hkv);
     const cache = opts.cache;
 
-    // Splits a fused [N, n·hd] projection slice into heads: [B, n, T, hd].
-    const toHeads = (x: tf.Tensor, n: number) => tf.transpose(tf.reshape(x, [B, T, n, hd]), [0, 2, 1, 3]);
-    const fromHeads = (x: tf.Tensor) => tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [B * T, H * hd]);
+    // Splits a fused [N, n·hd] projection slice into heads: [B, n, T, hd] (and back). With one
+    // position (decoding) the transpose moves nothing, so a reshape does (one kernel less each).
+    const toHeads = (x: tf.Tensor, n: number) =>
+      T === 1 ? tf.reshape(x, [B, n, 1, hd]) : tf.transpose(tf.reshape(x, [B, T, n, hd]), [0, 2, 1, 3]);
+    const fromHeads = (x: tf.Tensor) => (T === 1 ? tf.reshape(x, [B, H * hd]) : tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [B * T, H * hd]));
+    const bthdToHeads = (x: tf.Tensor) => (T === 1 ? tf.reshape(x, [B, x.shape[2]!, 1, hd]) : tf.transpose(x, [0, 2, 1, 3]));
     const withCache = (layer: number, k: tf.Tensor, v: tf.Tensor) => {
       if (!cache) return { k, v };
       const prev = cache.get(layer);
@@ -316,8 +322,8 @@ export class DecoderLM {
       const [q, k, v] = tf.split(qkv, [H * hd, Hkv * hd, Hkv * hd], 1);
       const qr = rope.apply(tf.reshape(q, [B, T, H, hd]), cos, sin);
       const kr = rope.apply(tf.reshape(k, [B, T, Hkv, hd]), cos, sin);
-      const kv = withCache(i, tf.transpose(kr, [0, 2, 1, 3]), toHeads(v, Hkv));
-      const a = fromHeads(attend(tf.transpose(qr, [0, 2, 1, 3]), kv.k, kv.v, bias));
+      const kv = withCache(i, bthdToHeads(kr), toHeads(v, Hkv));
+      const a = fromHeads(attend(bthdToHeads(qr), kv.k, kv.v, bias));
       x = tf.add(x, linear(a, this.p(`${pre}.self_attn.o_proj.weight`)));
       const h2 = rmsNorm(x, this.p(`${pre}.post_attention_layernorm.weight`), c.normEps);
       const gu = linear(h2, this.p(`${pre}.mlp.gate_up`));

@@ -7,6 +7,14 @@ import { tf } from '../backend.js';
 
 type T = tf.Tensor;
 
+/**
+ * dW = xᵀ·dy with an explicit transpose of whichever of x [N, in] / dy [N, out] is smaller
+ * (large activation transposes are slow on wasm): xᵀ·dy, or (dyᵀ·x)ᵀ when out < in.
+ */
+function weightGrad(x: tf.Tensor2D, dy: tf.Tensor2D): T {
+  return x.shape[1] <= dy.shape[1] ? tf.matMul(tf.transpose(x), dy) : tf.transpose(tf.matMul(tf.transpose(dy), x));
+}
+
 /** `x·W` for 2-D `x` [N, in] and `W` [in, out] with an explicit-transpose backward pass. */
 const linear2d = tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
   const [x, w, save] = args as [T, T, tf.GradSaveFunc];
@@ -17,7 +25,7 @@ const linear2d = tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
     gradFunc: (dy: T, saved: T[]) => {
       const [xs, ws] = saved as tf.Tensor2D[];
       const d = dy as tf.Tensor2D;
-      return [tf.matMul(d, tf.transpose(ws)), tf.matMul(tf.transpose(xs), d)];
+      return [tf.matMul(d, tf.transpose(ws)), weightGrad(xs, d)];
     },
   };
 });
@@ -28,17 +36,17 @@ export function sumRows(x: T): T {
   return tf.reshape(tf.matMul(tf.ones([1, n]), x as tf.Tensor2D), [d]);
 }
 
-/** `x·W + b` for 2-D `x` with an explicit-transpose backward pass. */
+/** `x·W + b` for 2-D `x` (one fused matmul + bias) with an explicit-transpose backward pass. */
 const linear2dBias = tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
   const [x, w, b, save] = args as [T, T, T, tf.GradSaveFunc];
-  const y = tf.add(tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D), b);
+  const y = tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: b });
   save([x, w]);
   return {
     value: y,
     gradFunc: (dy: T, saved: T[]) => {
       const [xs, ws] = saved as tf.Tensor2D[];
       const d = dy as tf.Tensor2D;
-      return [tf.matMul(d, tf.transpose(ws)), tf.matMul(tf.transpose(xs), d), sumRows(d)];
+      return [tf.matMul(d, tf.transpose(ws)), weightGrad(xs, d), sumRows(d)];
     },
   };
 });

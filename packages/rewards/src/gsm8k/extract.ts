@@ -6,7 +6,12 @@
 import { lastBoxed } from '../math/extract.js';
 import { Rational } from '../math/rational.js';
 
-/** Which GSM8K extraction to use. `auto`: strict, then `\boxed{}`, then "The answer is", then flexible. */
+/**
+ * Which GSM8K extraction to use. `strict` and `flexible` are lm-eval's two filters exactly: strict
+ * takes the FIRST `#### N` (regex filter, group_select 0), flexible the LAST number anywhere
+ * (group_select -1), even when a `#### N` is present. `auto` (the reward default): the last
+ * `#### N`, then `\boxed{}`, then "The answer is", then the last number.
+ */
 export type Gsm8kExtraction = 'strict' | 'flexible' | 'auto';
 
 /** Options of {@link extractGsm8k}. */
@@ -23,6 +28,15 @@ const ANSWER_IS = /answer is:?\s*\$?\s*(-?[$0-9.,]+)/gi;
 /** lm-eval's `regexes_to_ignore` for GSM8K: `,`, `$`, `(?s).*#### `, `\.$`. */
 export function cleanGsm8kNumber(s: string): string {
   return s.replace(/^[\s\S]*#### /, '').replace(/[,$]/g, '').replace(/\.$/, '').trim();
+}
+
+function firstMatch(re: RegExp, text: string, accept: (s: string) => boolean = () => true): string | null {
+  re.lastIndex = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    const s = m[1] ?? m[2] ?? m[0];
+    if (accept(s)) return s;
+  }
+  return null;
 }
 
 function lastMatch(re: RegExp, text: string, accept: (s: string) => boolean = () => true): string | null {
@@ -45,9 +59,13 @@ export function extractGsm8k(text: string, opts: Gsm8kOptions = {}): string | nu
   const max = opts.maxInputChars ?? 10_000;
   const t = text.length > max ? text.slice(text.length - max) : text;
   const mode = opts.extraction ?? 'auto';
-  const strict = lastMatch(STRICT, t, hasDigit);
-  if (strict !== null || mode === 'strict') return strict === null ? null : cleanGsm8kNumber(strict);
+  if (mode === 'strict') {
+    const first = firstMatch(STRICT, t, hasDigit);
+    return first === null ? null : cleanGsm8kNumber(first);
+  }
   if (mode === 'auto') {
+    const strict = lastMatch(STRICT, t, hasDigit);
+    if (strict !== null) return cleanGsm8kNumber(strict);
     const box = lastBoxed(t);
     if (box !== null) {
       const n = lastMatch(FLEXIBLE, box.replace(/\\!|\\,|\{,\}/g, ''), hasDigit);

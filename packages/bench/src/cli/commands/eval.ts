@@ -60,7 +60,7 @@ export function register(program: Command): void {
     .option('--max-tokens <n>', "most generated tokens (default: the task's)", int('--max-tokens', 1))
     .option('--num-fewshot <k>', "few-shot examples (default: the task's)", int('--num-fewshot', 0))
     .option('--concurrency <c>', 'requests in flight for endpoint models (default 8)', int('--concurrency', 1))
-    .option('--batch-size <n>', 'requests per generate call (in-process default 16)', int('--batch-size', 1))
+    .option('--batch-size <n>', 'requests per generate call (in-process default 16; 1 on the cpu backend)', int('--batch-size', 1))
     .option('--chat-template <file>', 'Jinja chat template (.jinja, or tokenizer_config.json with chat_template)')
     .option('--backend <name>', `tfjs backend for in-process models: ${BACKENDS.join(', ')}`)
     .option('--overwrite', 'discard an existing run in --out whose configuration differs')

@@ -33,11 +33,12 @@ export function register(program: Command): void {
       for (const c of configs) if (!existsSync(c)) throw new Error(`${c}: no such config file`);
       const workers = o.workers === undefined ? Math.max(1, Math.min(2, availableParallelism())) : Number(o.workers);
       if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers must be a positive integer, got "${o.workers}"`);
-      const s = await reproduce({ configs, outDir: o.out, workers, cacheRoot: o.cache, mode: o.config ? 'custom' : mode });
+      const label = o.config ? 'custom' : mode;
+      const s = await reproduce({ configs, outDir: o.out, workers, cacheRoot: o.cache, mode: label });
       if (o.json) {
         process.stdout.write(`${JSON.stringify(s)}\n`);
       } else {
-        process.stdout.write(`reproduce (${mode}) finished in ${formatDuration(s.wallSeconds)}: ${s.runs.finished} of ${s.runs.expected} runs (${s.runs.skipped} reused), ${s.runs.failed.length} failed\n`);
+        process.stdout.write(`reproduce (${label}) finished in ${formatDuration(s.wallSeconds)}: ${s.runs.finished} of ${s.runs.expected} runs (${s.runs.skipped} reused), ${s.runs.failed.length} failed\n`);
         for (const [section, claims] of Object.entries(s.claims)) {
           process.stdout.write(`${section}\n`);
           for (const c of claims) process.stdout.write(`  [${c.held === null ? 'undecided' : c.held ? 'held' : 'did not hold'}] ${c.claim}\n`);

@@ -32,14 +32,15 @@ export function register(program: Command): void {
     .option('--tokenizer <path>', 'tokenizer file for llama2c checkpoints')
     .option('--backend <name>', 'tfjs backend: cpu | wasm | webgpu | tensorflow')
     .option('--max-batch <n>', 'most sequences per batched generate call', intArg('--max-batch', 1), 32)
-    .option('--batch-window-ms <ms>', 'how long an idle server waits to batch requests', intArg('--batch-window-ms', 0), 5)
+    .option('--batch-window-ms <ms>', 'shortest wait for requests to batch together (0 = none)', intArg('--batch-window-ms', 0), 5)
+    .option('--batch-max-window-ms <ms>', 'longest wait; the wait adapts to 10% of the last batch time', intArg('--batch-max-window-ms', 0), 50)
     .option('--chat-template <file>', 'Jinja chat template (HF chat_template syntax) replacing the default "User:/Assistant:" transcript')
     .option('--no-truncate-prompt', 'answer 400 when prompt + max_tokens exceed the context, instead of dropping the oldest prompt tokens like in-process evaluation does')
     .option('--quiet', 'no per-request log lines on stderr')
     .option('--json', 'print one JSON line {url, model, port} instead of the human line')
     .action(async (o: {
       model: string; port: number; host: string; name?: string; tokenizer?: string; backend?: string;
-      maxBatch: number; batchWindowMs: number; chatTemplate?: string; truncatePrompt: boolean; quiet?: boolean; json?: boolean;
+      maxBatch: number; batchWindowMs: number; batchMaxWindowMs: number; chatTemplate?: string; truncatePrompt: boolean; quiet?: boolean; json?: boolean;
     }) => {
       const chatTemplate = o.chatTemplate
         ? jinjaChatTemplate(readFileSync(o.chatTemplate, 'utf8'), o.chatTemplate)
@@ -53,6 +54,7 @@ export function register(program: Command): void {
         port: o.port,
         maxBatch: o.maxBatch,
         batchWindowMs: o.batchWindowMs,
+        batchMaxWindowMs: o.batchMaxWindowMs,
         chatTemplate,
         truncatePrompt: o.truncatePrompt,
         log: o.quiet ? undefined : (line) => process.stderr.write(`${line}\n`),

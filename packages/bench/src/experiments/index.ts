@@ -1,0 +1,56 @@
+/**
+ * The experiments of `falign reproduce` / `falign run` / `falign train`: seeded task generators
+ * (math word problems by tier; safety prompts, responses and preference pairs), SFT and
+ * reward-model training, pipelines, the experiment grid and its report.
+ */
+export {
+  MATH_TIERS,
+  MATH_GENERATOR_VERSION,
+  generateMathProblem,
+  generateMathSet,
+  generateMathData,
+  formatSolution,
+  tierSteps,
+  type MathTier,
+  type MathProblem,
+  type MathStep,
+  type MathData,
+} from './generators/math.js';
+export {
+  SAFETY_GENERATOR_VERSION,
+  REFUSALS,
+  COURTESY_TAILS,
+  loadSafetyPrompts,
+  splitSafetyPrompts,
+  buildPreferencePairs,
+  buildSafetyDemonstrations,
+  complianceResponse,
+  refusalResponse,
+  type SafetyPrompt,
+  type SafetyLabel,
+  type PreferencePair,
+  type Demonstration,
+} from './generators/safety.js';
+export { taskTokenizer, TASK_ALPHABET } from './tokenizer.js';
+export {
+  DIVERGENCE_NAMES,
+  pipelineSchema,
+  experimentSchema,
+  stageSchema,
+  type PipelineConfig,
+  type ExperimentConfig,
+  type StageConfig,
+  type ModelSpecConfig,
+  type SftConfig,
+  type RewardModelConfig,
+} from './config/schema.js';
+export { ConfigError, loadPipelineConfig, loadExperimentConfig, expandExperiment, methodId, type GridRun } from './config/load.js';
+export { trainSft, type SftExample } from './sft.js';
+export { trainRewardModel, assessRewardModel, probeRewardModelBiases, RewardModelScorer, type BiasProbe, type RewardModelQuality } from './reward-model.js';
+export { evaluateMath, type MathEvalResult, type MathTierScore } from './eval/math-eval.js';
+export { evaluateSafety, summarizeSafety, normalizeRmScore, type SafetyScores, type RmCalibration, type ResponseScorer } from './eval/safety-eval.js';
+export { mathIsCorrect, mathTaskReward } from './eval/verifier.js';
+export { runPipeline, type RunResult, type PipelineOptions } from './pipeline.js';
+export { runConfigFile, type RunConfigOptions, type RunConfigSummary } from './run-config.js';
+export { reproduce, type ReproduceOptions, type ReproduceSummary } from './reproduce.js';
+export { mathClaims, safetyClaims, relativeOverallBySeed, type Claim } from './aggregate.js';
