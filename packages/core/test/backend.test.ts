@@ -100,6 +100,21 @@ describe('wasm fixes', () => {
     cpu.forEach((c, i) => expect(relErr(wasm[i], c), `case ${i}`).toBeLessThan(1e-5));
   });
 
+  it('2-D transposes (blocked path on wasm) equal cpu bit for bit', async () => {
+    const shapes: [number, number][] = [[1024, 128], [64, 128], [96, 40], [7, 5], [4096, 8], [128, 1024]];
+    const run = () =>
+      shapes.map(([r, c]) =>
+        tf.tidy(() => {
+          const x = tf.tensor2d(Array.from({ length: r * c }, (_, i) => i), [r, c]);
+          return Array.from(tf.transpose(x).dataSync());
+        }),
+      );
+    const cpu = await on('cpu', run);
+    const wasm = await on('wasm', run);
+    expect(cpu[3].slice(0, 6)).toEqual([0, 5, 10, 15, 20, 25]);
+    wasm.forEach((w, i) => expect(w, `shape ${shapes[i]}`).toEqual(cpu[i]));
+  });
+
   it.each<[string, ModelConfig]>([
     ['gpt2', { arch: 'gpt2', vocabSize: 29, dModel: 32, nLayers: 2, nHeads: 4, maxSeqLen: 16 }],
     ['llama GQA', { arch: 'llama', vocabSize: 29, dModel: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, dFF: 40, maxSeqLen: 16 }],

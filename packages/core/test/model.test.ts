@@ -111,6 +111,21 @@ describe.each([
     b.dispose();
   });
 
+  it('inference (no tape) and gradient-recording paths compute the same logits', () => {
+    const m = new DecoderLM(cfg, { seed: 6 });
+    const ids = randomIds(2, 7, cfg.vocabSize, 4);
+    const plain = m.forward(ids);
+    let taped: tf.Tensor | null = null;
+    const { value, grads } = tf.variableGrads(() => {
+      const l = m.forward(ids);
+      taped = tf.keep(l.clone());
+      return tf.sum(l) as tf.Scalar;
+    }, m.variables());
+    expect(maxAbsDiff(plain, taped!)).toBeLessThan(1e-5);
+    tf.dispose([value, taped!, ...Object.values(grads)]);
+    m.dispose();
+  });
+
   it('clone(trainable: false) is a frozen copy with the same logits', () => {
     const m = new DecoderLM(cfg, { seed: 4 });
     const ref = m.clone({ trainable: false });

@@ -14,7 +14,7 @@ import { cpus, platform, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ExperimentConfig, StageConfig } from './config/schema.js';
 import { expandExperiment, loadExperimentConfig, methodStage, type GridRun } from './config/load.js';
-import { readCacheInfo, experimentCacheRoot } from './cache.js';
+import { contentHash, readCacheInfo, experimentCacheRoot } from './cache.js';
 import { JobPool } from './pool.js';
 import type { JobResult } from './jobs.js';
 import { finishedResult, gitCommit, type RunResult } from './pipeline.js';
@@ -86,10 +86,16 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceSummar
   const progress = startProgress({ label: 'reproduce', total: expected, unit: 'runs', silent: opts.quiet });
 
   // Shared artefacts first (one job per experiment; they run in parallel when workers allow).
+  // Experiments with the same task data, model and SFT share one preparation job.
+  const byShared = new Map<string, Promise<JobResult>>();
   const prepared = exps.map((e, i) => {
-    const cached = cachedShared(grids[i][0].pipeline, cacheRoot);
+    const pipeline = grids[i][0].pipeline;
+    const cached = cachedShared(pipeline, cacheRoot);
     if (cached) return Promise.resolve<JobResult>({ kind: 'prepare', base: cached.base.dir, rm: cached.rm?.dir ?? null, baseEval: cached.baseEval.dir });
-    return pool.submit({ kind: 'prepare', pipeline: grids[i][0].pipeline, cacheRoot });
+    const { name: _n, seed: _s, stages: _st, ...shared } = pipeline;
+    const key = contentHash(shared);
+    if (!byShared.has(key)) byShared.set(key, pool.submit({ kind: 'prepare', pipeline, cacheRoot }));
+    return byShared.get(key)!;
   });
   const results: Promise<RunResult | null>[][] = grids.map((grid, i) =>
     grid.map((run) => {

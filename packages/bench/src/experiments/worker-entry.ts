@@ -10,6 +10,9 @@ if (typeof process.send !== 'function') {
   process.exit(2);
 }
 
+// The parent went away (killed, crashed): stop instead of training for nobody.
+process.once('disconnect', () => process.exit(1));
+
 process.once('message', (job: Job) => {
   executeJob(job).then(
     (result) => process.send!({ ok: true, result } satisfies WorkerReply, () => process.exit(0)),

@@ -126,6 +126,7 @@ async function main(): Promise<void> {
   const load = loadavg().map((x) => x.toFixed(2)).join(' ');
   console.log(`falign core benchmark — backend ${backend}, load average ${load} (timings are only meaningful on a quiet machine)`);
   console.log(`reference model: ${JSON.stringify(REFERENCE)}, batch ${B} × ${T}`);
+  console.log('targets on the 2-core machine (wasm): training ≥ 2,500 tok/s, KV sampling ≥ 4,000 tok/s (docs/platform.md prototype: 1,820 / 3,460)');
   const result: Record<string, number | string | null> = { backend, load };
 
   const train = benchTraining(steps);

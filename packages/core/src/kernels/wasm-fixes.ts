@@ -8,6 +8,9 @@
  *    non-transposed matrix product goes through XNNPACK (≈10× faster). The wrapped kernel runs a
  *    non-transposed batched product as one native 2-D product per batch entry on views of the
  *    input and output memory (no copies). Attention's q·kᵀ / p·v are exactly this shape.
+ *  - A 2-D `Transpose` is ~10× slower than 4-D ones that move whole rows or small blocks. The
+ *    wrapped kernel transposes [R, C] as blocks: [R/b, b, C/b, b] → swap block axes → transpose
+ *    each b×b block → reorder, three fast native passes (used by every linear layer's backward).
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -145,6 +148,28 @@ function batchedGather(
   return out;
 }
 
+/** Largest block size dividing both sides, or 0 when a blocked transpose does not apply or pay. */
+function transposeBlock(rows: number, cols: number): number {
+  if (rows * cols < 4096) return 0;
+  for (const b of [64, 32, 16, 8]) if (rows % b === 0 && cols % b === 0) return b;
+  return 0;
+}
+
+/** 2-D transpose as three block-wise native transposes (see the header); null when not applicable. */
+function blockedTranspose2d(native: tf.KernelFunc, be: WasmBackendLike, x: tf.TensorInfo): tf.TensorInfo | null {
+  const [R, C] = x.shape;
+  const b = transposeBlock(R, C);
+  if (b === 0) return null;
+  const run = (t: tf.TensorInfo, shape: number[], perm: number[]) =>
+    native({ inputs: { x: { dataId: t.dataId, shape, dtype: t.dtype } }, attrs: { perm }, backend: be }) as tf.TensorInfo;
+  const t1 = run(x, [R / b, b, C / b, b], [0, 2, 1, 3]); // [R/b, C/b, b(r), b(c)]
+  const t2 = run(t1, [R / b, C / b, b, b], [0, 1, 3, 2]); // [R/b, C/b, b(c), b(r)]
+  be.disposeData(t1.dataId);
+  const t3 = run(t2, [R / b, C / b, b, b], [1, 2, 0, 3]); // [C/b, b(c), R/b, b(r)] = [C, R]
+  be.disposeData(t2.dataId);
+  return { dataId: t3.dataId, shape: [C, R], dtype: x.dtype };
+}
+
 /** Registers the wasm patches (idempotent). Called by initBackend once wasm is active. */
 export function installWasmFixes(): void {
   if (installed) return;
@@ -168,6 +193,25 @@ export function installWasmFixes(): void {
           if (fast !== null) return fast;
         }
         return bmm.kernelFunc(args);
+      },
+    });
+  }
+  const transpose = tf.getKernel('Transpose', 'wasm');
+  if (transpose !== undefined) {
+    tf.unregisterKernel('Transpose', 'wasm');
+    tf.registerKernel({
+      kernelName: 'Transpose',
+      backendName: 'wasm',
+      setupFunc: transpose.setupFunc,
+      disposeFunc: transpose.disposeFunc,
+      kernelFunc: (args) => {
+        const { x } = args.inputs as { x: tf.TensorInfo };
+        const { perm } = args.attrs as { perm: number[] };
+        if (x.shape.length === 2 && perm[0] === 1 && perm[1] === 0 && x.dtype !== 'string') {
+          const fast = blockedTranspose2d(transpose.kernelFunc, args.backend as WasmBackendLike, x);
+          if (fast !== null) return fast;
+        }
+        return transpose.kernelFunc(args);
       },
     });
   }

@@ -3,6 +3,7 @@
  * attention with grouped-query heads, and rotary position embeddings (HF `rotate_half` form).
  */
 import { tf } from '../backend.js';
+import { recording } from './ops.js';
 
 type T = tf.Tensor;
 
@@ -38,6 +39,7 @@ function sdpa(q: T, k: T, v: T, bias: T, scale: number): T {
   const explicit = q.shape[2]! >= 8;
   const mm = (a: T, b: T, ta: boolean, tb: boolean) =>
     explicit ? tf.matMul(ta ? tr(a) : a, tb ? tr(b) : b) : tf.matMul(a, b, ta, tb);
+  if (!recording()) return tf.matMul(tf.softmax(tf.add(tf.mul(mm(q, k, false, true), scale), bias)), v);
   const f = tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
     const [qq, kk, vv, save] = args as [T, T, T, tf.GradSaveFunc];
     const p = tf.softmax(tf.add(tf.mul(mm(qq, kk, false, true), scale), bias));
@@ -145,7 +147,8 @@ export class RopeTables {
 
   /** x·cos + rotate_half(x)·sin for x [B, T, n, hd]. */
   apply(x: T, cos: T, sin: T): T {
-    const rotated = tf.reshape(this.rotate(tf.reshape(x, [-1, this.headDim])), x.shape);
+    const x2 = tf.reshape(x, [-1, this.headDim]) as tf.Tensor2D;
+    const rotated = tf.reshape(recording() ? this.rotate(x2) : tf.matMul(x2, this.rot), x.shape);
     return tf.add(tf.mul(x, cos), tf.mul(rotated, sin));
   }
 

@@ -8,6 +8,15 @@ import { tf } from '../backend.js';
 type T = tf.Tensor;
 
 /**
+ * Whether gradients are being recorded (inside tf.grad / variableGrads). Outside, the custom-
+ * gradient wrappers are skipped: they only add bookkeeping (one scope and saved tensors per
+ * call), which dominates small inference steps such as one-token decoding.
+ */
+export function recording(): boolean {
+  return tf.engine().isTapeOn();
+}
+
+/**
  * dW = xᵀ·dy with an explicit transpose of whichever of x [N, in] / dy [N, out] is smaller
  * (large activation transposes are slow on wasm): xᵀ·dy, or (dyᵀ·x)ᵀ when out < in.
  */
@@ -59,8 +68,10 @@ export function linear(x: T, w: T, b?: T): T {
   const inDim = x.shape[x.shape.length - 1];
   if (w.shape[0] !== inDim) throw new Error(`linear: x has ${inDim} features but weight is [${w.shape}]`);
   const lead = x.shape.slice(0, -1);
-  const x2 = x.rank === 2 ? x : tf.reshape(x, [-1, inDim]);
-  const y2 = b === undefined ? linear2d(x2, w) : linear2dBias(x2, w, b);
+  const x2 = (x.rank === 2 ? x : tf.reshape(x, [-1, inDim])) as tf.Tensor2D;
+  let y2: T;
+  if (!recording()) y2 = b === undefined ? tf.matMul(x2, w as tf.Tensor2D) : tf.fused.matMul({ a: x2, b: w as tf.Tensor2D, bias: b });
+  else y2 = b === undefined ? linear2d(x2, w) : linear2dBias(x2, w, b);
   return x.rank === 2 ? y2 : tf.reshape(y2, [...lead, w.shape[1]!]);
 }
 
@@ -71,12 +82,21 @@ function on2d(x: T, f: (x2: T) => T): T {
   return tf.reshape(f(tf.reshape(x, [-1, d])), x.shape);
 }
 
+function layerNormParts(x: T, eps: number): { xhat: T; rstd: T } {
+  const xc = tf.sub(x, tf.mean(x, -1, true));
+  const rstd = tf.rsqrt(tf.add(tf.mean(tf.mul(xc, xc), -1, true), eps));
+  return { xhat: tf.mul(xc, rstd), rstd };
+}
+
+function rmsNormParts(x: T, eps: number): { xhat: T; r: T } {
+  const r = tf.rsqrt(tf.add(tf.mean(tf.mul(x, x), -1, true), eps));
+  return { xhat: tf.mul(x, r), r };
+}
+
 const layerNorm2d = (eps: number) =>
   tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
     const [x, gamma, beta, save] = args as [T, T, T, tf.GradSaveFunc];
-    const xc = tf.sub(x, tf.mean(x, -1, true));
-    const rstd = tf.rsqrt(tf.add(tf.mean(tf.mul(xc, xc), -1, true), eps));
-    const xhat = tf.mul(xc, rstd);
+    const { xhat, rstd } = layerNormParts(x, eps);
     save([xhat, rstd, gamma]);
     return {
       value: tf.add(tf.mul(xhat, gamma), beta),
@@ -92,8 +112,7 @@ const layerNorm2d = (eps: number) =>
 const rmsNorm2d = (eps: number) =>
   tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
     const [x, weight, save] = args as [T, T, tf.GradSaveFunc];
-    const r = tf.rsqrt(tf.add(tf.mean(tf.mul(x, x), -1, true), eps));
-    const xhat = tf.mul(x, r);
+    const { xhat, r } = rmsNormParts(x, eps);
     save([xhat, r, weight]);
     return {
       value: tf.mul(xhat, weight),
@@ -111,6 +130,7 @@ const rmsCache = new Map<number, ReturnType<typeof rmsNorm2d>>();
 
 /** LayerNorm over the last axis (biased variance, like PyTorch), with a hand-written backward pass. */
 export function layerNorm(x: T, gamma: T, beta: T, eps: number): T {
+  if (!recording()) return tf.add(tf.mul(layerNormParts(x, eps).xhat, gamma), beta);
   let f = lnCache.get(eps);
   if (!f) lnCache.set(eps, (f = layerNorm2d(eps)));
   return on2d(x, (x2) => f(x2, gamma, beta));
@@ -118,6 +138,7 @@ export function layerNorm(x: T, gamma: T, beta: T, eps: number): T {
 
 /** RMSNorm over the last axis (HF LlamaRMSNorm: x · rsqrt(mean(x²) + eps) · w). */
 export function rmsNorm(x: T, weight: T, eps: number): T {
+  if (!recording()) return tf.mul(rmsNormParts(x, eps).xhat, weight);
   let f = rmsCache.get(eps);
   if (!f) rmsCache.set(eps, (f = rmsNorm2d(eps)));
   return on2d(x, (x2) => f(x2, weight));
@@ -129,10 +150,14 @@ export function rmsNorm(x: T, weight: T, eps: number): T {
 const GELU_A = 2 * Math.sqrt(2 / Math.PI);
 const GELU_B = GELU_A * 0.044715;
 
+function geluGate(x: T, x2: T): T {
+  return tf.sigmoid(tf.mul(x, tf.add(tf.mul(x2, GELU_B), GELU_A)));
+}
+
 const geluCustom = tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
   const [x, save] = args as [T, tf.GradSaveFunc];
   const x2 = tf.mul(x, x);
-  const s = tf.sigmoid(tf.mul(x, tf.add(tf.mul(x2, GELU_B), GELU_A)));
+  const s = geluGate(x, x2);
   save([x, x2, s]);
   return {
     value: tf.mul(x, s),
@@ -148,6 +173,7 @@ const geluCustom = tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
 
 /** GPT-2's tanh-approximated GELU (HF `gelu_new`). */
 export function geluTanh(x: T): T {
+  if (!recording()) return tf.mul(x, geluGate(x, tf.mul(x, x)));
   return geluCustom(x);
 }
 
