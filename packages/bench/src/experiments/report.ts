@@ -75,7 +75,7 @@ export async function mathSection(outcome: ExperimentOutcome): Promise<ReportSec
   const exp = outcome.exp;
   const table = mathTable(outcome.base, outcome.methods);
   const tables: ReportTable[] = [
-    { name: 'exp1-math-pass1', title: 'Experiment 1 (math, RLVR): held-out pass@1 (greedy, %)', table, options: { digits: 1, base: BASE_ROW, averageRank: true } },
+    { name: 'exp1-math-pass1', title: `Experiment 1 (math, RLVR), ${exp.name}: held-out pass@1 (greedy, %)`, table, options: { digits: 1, base: BASE_ROW, averageRank: true } },
   ];
   if (exp.eval.samples > 0) {
     tables.push({ name: 'exp1-math-pass1-sampled', title: 'Experiment 1: held-out pass@1 (sampled, %)', table: mathTable(outcome.base, outcome.methods, 'sampled'), options: { digits: 1, base: BASE_ROW } });
@@ -110,7 +110,7 @@ export async function mathSection(outcome: ExperimentOutcome): Promise<ReportSec
   ];
   const claims = mathClaims(table, outcome.methods);
   notes.push(...mathContext(outcome, runs, claims));
-  return { title: 'Experiment 1 — math (RLVR)', tables, charts, notes, claims };
+  return { title: `Experiment 1 — math (RLVR), ${exp.name}`, tables, charts, notes, claims };
 }
 
 /** Mean of a logged metric over all steps of the runs whose name starts with `prefix`. */
@@ -140,7 +140,7 @@ function mathContext(outcome: ExperimentOutcome, runs: readonly TrainingRun[], c
     const g = Number(outcome.exp.training.groupSize);
     out.push(
       `Why a claim may not hold here: the RL budget is ${steps} optimizer steps × ${prompts} prompts × ${g} samples (${steps * prompts * g} completions) on a ${outcome.baseInfo.numParams.toLocaleString('en-US')}-parameter model trained from scratch, against the paper's 1.5B pretrained model; ` +
-        `with ${outcome.exp.seeds.length} seeds, method differences within two standard errors are not resolved; and every method shares AdamW, whose per-parameter normalisation removes most of the difference in gradient scale between the f-GRPO losses and GRPO's token-mean surrogate, leaving only the relative weighting of samples to differ.`,
+        `with ${outcome.exp.seeds.length} seed${outcome.exp.seeds.length === 1 ? '' : 's'}, method differences within two standard errors are not resolved; and every method shares AdamW, whose per-parameter normalisation removes most of the difference in gradient scale between the f-GRPO losses and GRPO's token-mean surrogate, leaving only the relative weighting of samples to differ.`,
     );
   }
   return out;
@@ -152,7 +152,7 @@ export async function safetySection(outcome: ExperimentOutcome): Promise<ReportS
   if (outcome.base.task !== 'safety' || exp.task !== 'safety') throw new Error('safetySection: not a safety experiment');
   const rm = outcome.rmInfo;
   const tables: ReportTable[] = [
-    { name: 'exp2-safety', title: 'Experiment 2 (safety, learned reward model): held-out results', table: safetyTable(outcome.base, outcome.methods), options: { digits: 1, averageRank: false } },
+    { name: 'exp2-safety', title: `Experiment 2 (safety, learned reward model), ${exp.name}: held-out results`, table: safetyTable(outcome.base, outcome.methods), options: { digits: 1, averageRank: false } },
   ];
   if (rm) {
     tables.push({
@@ -228,7 +228,7 @@ export async function safetySection(outcome: ExperimentOutcome): Promise<ReportS
       })
       .join(', ')}.`,
   ];
-  return { title: 'Experiment 2 — safety (learned reward model)', tables, charts, notes, claims: safetyClaims(outcome.base, outcome.methods) };
+  return { title: `Experiment 2 — safety (learned reward model), ${exp.name}`, tables, charts, notes, claims: safetyClaims(outcome.base, outcome.methods) };
 }
 
 function fin(v: number) {
