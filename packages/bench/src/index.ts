@@ -24,7 +24,7 @@ export {
 } from './models/openai.js';
 export { startServer, type ServerOptions, type RunningServer } from './server/app.js';
 export { MicroBatcher, type ServablePolicy, type BatchSettings, type BatcherStats, type MicroBatcherOptions } from './server/batcher.js';
-export { defaultChatTemplate, jinjaChatTemplate, type ChatTemplate, type TemplateMessage } from './server/chat-template.js';
+export { chatTemplateFromFile, defaultChatTemplate, jinjaChatTemplate, type ChatTemplate, type TemplateMessage } from './server/chat-template.js';
 export { loadServablePolicy, type LoadServableOptions } from './server/load-policy.js';
 export { ApiError } from './server/errors.js';
 export { aggregateSeeds, validateTable, cellOf, type Cell, type Column, type Row, type ResultTable } from './report/table.js';

@@ -2,7 +2,9 @@ import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -14,7 +16,9 @@ import {
   loadDataset,
   locateFile,
   manifestDir,
+  manifestDirCandidates,
   readManifest,
+  resolveManifestDir,
   requireFile,
   sha256File,
   type DatasetManifest,
@@ -224,7 +228,29 @@ describe('resolution order and fetching', () => {
       expect(await sha256File(file)).toBe(xstest().files[0].sha256);
       expect(readdirSync(join(dest, 'xstest'))).toEqual(['xstest_prompts.csv']);
       const again = await fetchDataset(withUrl(`${base}/xstest_prompts.csv`), { destRoot: dest });
-      expect(again[0].status).toBe('present');
+      expect(again[0]).toMatchObject({ status: 'present', source: 'cache', path: file });
+      const forced = await fetchDataset(withUrl(`${base}/xstest_prompts.csv`), { destRoot: dest, force: true });
+      expect(forced[0].status).toBe('downloaded');
+    });
+
+    it('without a destination, a verified copy in FALIGN_DATA_DIR or the cache is skipped; a corrupt FALIGN_DATA_DIR copy is downloaded past, with a warning', async () => {
+      body = readFileSync(src());
+      const m = withUrl(`${base}/xstest_prompts.csv`);
+      process.env.FALIGN_CACHE_DIR = join(tmp, 'skip-cache');
+      const inDataDir = await fetchDataset(m); // FALIGN_DATA_DIR is the shared, verified datasets folder
+      expect(inDataDir[0]).toMatchObject({ status: 'present', source: 'data-dir', path: join(SHARED, 'xstest', 'xstest_prompts.csv') });
+      expect(existsSync(join(tmp, 'skip-cache'))).toBe(false);
+
+      const corrupt = join(tmp, 'corrupt-data-dir');
+      mkdirSync(join(corrupt, 'xstest'), { recursive: true });
+      writeFileSync(join(corrupt, 'xstest', 'xstest_prompts.csv'), 'not the file\n');
+      process.env.FALIGN_DATA_DIR = corrupt;
+      const fetched = await fetchDataset(m);
+      const cached = join(tmp, 'skip-cache', 'datasets', 'xstest', 'xstest_prompts.csv');
+      expect(fetched[0]).toMatchObject({ status: 'downloaded', source: 'cache', path: cached });
+      expect(fetched[0].warning).toContain(`${join(corrupt, 'xstest', 'xstest_prompts.csv')} (FALIGN_DATA_DIR) fails its sha256`);
+      const now = await fetchDataset(m);
+      expect(now[0]).toMatchObject({ status: 'present', source: 'cache', path: cached });
     });
 
     it('refuses bytes whose sha256 differs and leaves nothing behind', async () => {
@@ -234,6 +260,48 @@ describe('resolution order and fetching', () => {
       expect(existsSync(join(dest, 'xstest', 'xstest_prompts.csv'))).toBe(false);
       expect(existsSync(join(dest, 'xstest')) ? readdirSync(join(dest, 'xstest')) : []).toEqual([]);
     });
+  });
+
+  it('manifests are looked up in FALIGN_MANIFEST_DIR, then the packaged manifests/, then the repository datasets/', () => {
+    const pkg = join(tmp, 'pkg-manifests');
+    const repo = join(tmp, 'repo-datasets');
+    const env = join(tmp, 'env-manifests');
+    const c = (envDir?: string) => [
+      ...(envDir ? [{ source: 'env' as const, dir: envDir }] : []),
+      { source: 'package' as const, dir: pkg },
+      { source: 'repo' as const, dir: repo },
+    ];
+    mkdirSync(repo, { recursive: true });
+    writeFileSync(join(repo, 'a.json'), '{}');
+    expect(resolveManifestDir(c()).source).toBe('repo'); // no packaged copy
+    mkdirSync(pkg, { recursive: true });
+    expect(resolveManifestDir(c()).source).toBe('repo'); // an empty manifests/ does not count
+    writeFileSync(join(pkg, 'a.json'), '{}');
+    expect(resolveManifestDir(c()).source).toBe('package');
+    expect(resolveManifestDir(c(env))).toEqual({ source: 'env', dir: env }); // set = used, even when missing
+    // The real candidates, in that order: the env folder only when the variable is set.
+    const real = manifestDirCandidates({ FALIGN_MANIFEST_DIR: env });
+    expect(real.map((x) => x.source)).toEqual(['env', 'package', 'repo']);
+    expect(real[1].dir).toBe(join(fileURLToPath(new URL('../', import.meta.url)), 'manifests/'));
+    expect(real[2].dir).toBe(join(fileURLToPath(new URL('../../../', import.meta.url)), 'datasets/'));
+    expect(manifestDirCandidates({}).map((x) => x.source)).toEqual(['package', 'repo']);
+  });
+
+  it('the prepack script copies every repository manifest (and only those) into the package', () => {
+    const to = join(tmp, 'packed', 'manifests');
+    const script = fileURLToPath(new URL('../scripts/pack-manifests.mjs', import.meta.url));
+    const from = fileURLToPath(new URL('../../../datasets/', import.meta.url));
+    execFileSync(process.execPath, [script, 'copy', '--to', to], { stdio: 'pipe' });
+    const names = readdirSync(to).sort();
+    expect(names).toEqual(readdirSync(from).filter((f) => f.endsWith('.json')).sort());
+    for (const n of names) expect(readFileSync(join(to, n), 'utf8')).toBe(readFileSync(join(from, n), 'utf8'));
+    // What the package ships reads back as the same manifests.
+    expect(listManifests(to)).toEqual(listManifests(from.replace(/\/$/, '')));
+    execFileSync(process.execPath, [script, 'clean', '--to', to], { stdio: 'pipe' });
+    expect(existsSync(to)).toBe(false);
+    const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8'));
+    expect(pkg.files).toEqual(expect.arrayContaining(['manifests', 'configs', 'dist']));
+    expect(pkg.scripts.prepack).toBe('node scripts/pack-manifests.mjs copy');
   });
 
   it('an unreachable URL names the URL and the error and suggests FALIGN_DATA_DIR', async () => {

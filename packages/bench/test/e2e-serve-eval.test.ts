@@ -93,6 +93,13 @@ describe('falign serve + falign eval over HTTP (stories260K)', () => {
     expect(results.task).toBe('gsm8k');
     expect(results.n.complete_docs).toBe(20);
     expect(results.config.model).toBe(`openai:${url}#stories260K`);
+    // The killed invocation could not record itself; its samples still count in the totals.
+    expect(results.generated_samples).toBe(20);
+    const inv = results.invocations as { status: string; generated_samples: number }[];
+    expect(inv.map((i) => i.status)).toEqual(['unrecorded', 'complete']);
+    // A line cut by the kill is dropped on resume and generated again.
+    expect([partial, partial - 1]).toContain(inv[0].generated_samples);
+    expect(inv[0].generated_samples + inv[1].generated_samples).toBe(20);
     for (const m of Object.values(results.results) as { value: number; n: number }[]) {
       expect(m.n).toBe(20);
       expect(m.value).toBeGreaterThanOrEqual(0);

@@ -63,7 +63,7 @@ describe('falign eval on every task (tiny in-process falign checkpoint)', () => 
     it(task, async () => {
       const out = join(tmp, 'runs', task);
       const before = tf.memory().numTensors;
-      const r = json(await falign('eval', '--task', task, '--model', `falign:${ckpt}`, '--limit', '2', '--max-tokens', '4', '--out', out, '--json', ...extra));
+      const r = json(await falign('eval', '--task', task, '--model', `falign:${ckpt}`, '--limit', '2', '--max-new-tokens', '4', '--out', out, '--json', ...extra));
       expect(tf.memory().numTensors).toBe(before);
       expect(r.task).toBe(task);
       expect(r.n).toEqual({ docs: 2, complete_docs: 2, samples: 2, samples_per_doc: 1 });
@@ -103,7 +103,10 @@ describe('falign eval with llama2c:stories260K', () => {
     expect(lines.map((l) => l.doc_id)).toEqual(['0', '1']);
     expect(lines.every((l) => l.completion.length > 0 && l.seed === null)).toBe(true);
     const again = json(await falign(...args));
-    expect(again.generated_samples).toBe(0);
+    // The no-op re-run generated nothing; results.json still counts the first invocation's samples.
+    expect(again.generated_samples).toBe(2);
+    expect(again.invocations.map((i: { generated_samples: number; status: string }) => [i.status, i.generated_samples])).toEqual([['complete', 2], ['complete', 0]]);
+    expect(again.truncated_prompts).toBe(0);
     expect(again.results).toEqual(r.results);
   });
 });
@@ -122,12 +125,37 @@ describe('falign data and errors', () => {
   it('missing options and unknown tasks are clear errors', async () => {
     const r = await falign('eval', '--task', 'gsm8k');
     expect(r.code).toBe(1);
-    expect(r.err).toContain('falign: eval: missing required option(s) --model, --out');
+    expect(r.err).toContain("error: required option '--model <spec>' not specified");
+    // --help marks the required options, as every command's does
+    const help = await falign('eval', '--help');
+    const flat = help.out.replace(/\s+/g, ' ');
+    expect(flat).toContain('--model <spec> llama2c:PATH.bin, falign:DIR or openai:URL#MODEL (required)');
+    expect(flat).toContain('salad-defense, harmbench (required)');
+    expect(flat).toContain('(created; re-running resumes) (required)');
+    expect(flat.match(/\(required\)/g)).toHaveLength(3);
     const u = await falign('eval', '--task', 'nope', '--model', `falign:${ckpt}`, '--out', join(tmp, 'x'));
     expect(u.err).toContain('falign: unknown task "nope"');
     const tasks = json(await falign('eval', '--list-tasks', '--json'));
     expect(tasks.tasks.map((t: { id: string }) => t.id)).toContain('harmbench');
     const m = await falign('eval', '--task', 'xstest', '--model', 'weird:thing', '--out', join(tmp, 'y'));
     expect(m.err).toContain('expected llama2c:PATH.bin, falign:DIR or openai:URL#MODEL');
+    const b = await falign('eval', '--task', 'xstest', '--model', `falign:${ckpt}`, '--out', join(tmp, 'z'), '--backend', 'tpu');
+    expect(b.err).toContain('falign: --backend must be one of tensorflow, webgpu, wasm, cpu, got "tpu"');
+    const s = await falign('eval', '--task', 'xstest', '--model', `falign:${ckpt}`, '--out', join(tmp, 'z'), '--seed', '1.5');
+    expect(s.err).toContain('falign: --seed: expected an integer, got "1.5"');
+  });
+
+  it('--max-tokens is an alias of --max-new-tokens; --seed takes negative integers; --batch-size and --requests-per-call are separate', async () => {
+    const common = ['eval', '--task', 'gsm8k', '--model', `falign:${ckpt}`, '--limit', '3', '--num-fewshot', '0', '--json'];
+    const a = json(await falign(...common, '--max-new-tokens', '3', '--seed', '-7', '--out', join(tmp, 'alias-a')));
+    const b = json(await falign(...common, '--max-tokens', '3', '--seed', '-7', '--out', join(tmp, 'alias-b')));
+    expect(a.config).toMatchObject({ max_tokens: 3, seed: -7 });
+    expect(b.config).toEqual(a.config);
+    expect(b.results).toEqual(a.results);
+    // Requests per generate call show in each sample's `batch`; the sampler batch size does not change the samples.
+    const c = json(await falign(...common, '--max-new-tokens', '3', '--seed', '-7', '--requests-per-call', '2', '--batch-size', '1', '--out', join(tmp, 'alias-c')));
+    const batches = readFileSync(runPaths(join(tmp, 'alias-c')).samples, 'utf8').trim().split('\n').map((l) => JSON.parse(l).batch);
+    expect(batches).toEqual([2, 2, 1]);
+    expect(c.results).toEqual(a.results);
   });
 });

@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readSamples, rescoreRun, runEval, runPaths, type EvalResults } from '../src/harness/index.js';
+import { readInvocations, readSamples, rescoreRun, runEval, runPaths, type EvalResults } from '../src/harness/index.js';
 import type { EvalModel, GenerationRequest, GenerationResult } from '../src/models/types.js';
 import { useDataDir } from './helpers-data.js';
 
@@ -20,7 +20,9 @@ function hash(s: string): number {
  * A deterministic stand-in model: the completion depends only on (prompt, seed, sample index), so
  * resumed and uninterrupted runs can be compared sample by sample. It counts what it generates.
  */
-function fakeModel(opts: { kind?: EvalModel['kind']; delayMs?: (i: number) => number; failOnCall?: number; tail?: string } = {}): EvalModel & { generated: number; calls: number } {
+function fakeModel(
+  opts: { kind?: EvalModel['kind']; delayMs?: (i: number) => number; failOnCall?: number; tail?: string; truncatedFrom?: number } = {},
+): EvalModel & { generated: number; calls: number } {
   const m = {
     spec: 'fake:model',
     name: 'fake',
@@ -39,7 +41,8 @@ function fakeModel(opts: { kind?: EvalModel['kind']; delayMs?: (i: number) => nu
         }),
       );
     },
-    info: () => ({ backend: 'fake-backend' }),
+    // truncatedFrom: keep an in-process-style counter (starting there) that counts every request.
+    info: () => ({ backend: 'fake-backend', ...(opts.truncatedFrom !== undefined ? { truncated_prompts: opts.truncatedFrom + m.calls } : {}) }),
     close: async () => {},
   };
   return m;
@@ -88,7 +91,7 @@ describe('runEval', () => {
   it('writes samples incrementally', async () => {
     const dir = join(tmp, 'incremental');
     const seen: number[] = [];
-    await runEval({ ...base, model: fakeModel(), out: dir, batchSize: 1, onSample: () => seen.push(readFileSync(runPaths(dir).samples, 'utf8').trim().split('\n').length) });
+    await runEval({ ...base, model: fakeModel(), out: dir, requestsPerCall: 1, onSample: () => seen.push(readFileSync(runPaths(dir).samples, 'utf8').trim().split('\n').length) });
     expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
   });
 
@@ -98,19 +101,79 @@ describe('runEval', () => {
     const first = fakeModel();
     let n = 0;
     await expect(
-      runEval({ ...base, model: first, out: dir, batchSize: 1, signal: ctrl.signal, onSample: () => (++n === 5 ? ctrl.abort() : undefined) }),
+      runEval({ ...base, model: first, out: dir, requestsPerCall: 1, signal: ctrl.signal, onSample: () => (++n === 5 ? ctrl.abort() : undefined) }),
     ).rejects.toThrow(/evaluation interrupted after 6\/12 samples; run the same command again to resume/);
     expect(lines(dir).length).toBe(6);
     const second = fakeModel();
-    const res = await runEval({ ...base, model: second, out: dir, batchSize: 1 });
+    const res = await runEval({ ...base, model: second, out: dir, requestsPerCall: 1 });
     expect(first.generated + second.generated).toBe(12);
+    // results.json counts both invocations; invocations.jsonl keeps each one.
+    expect(res.generated_samples).toBe(12);
+    expect(res.invocations.map((i) => [i.status, i.generated_samples])).toEqual([['interrupted', 6], ['complete', 6]]);
+    expect(res.wall_time_s).toBeCloseTo(res.invocations[0].wall_time_s + res.invocations[1].wall_time_s, 9);
+    expect(readInvocations(runPaths(dir).invocations)).toEqual(res.invocations);
     const rows = lines(dir);
     expect(rows.length).toBe(12);
     expect(new Set(keys(rows)).size).toBe(12);
     const byKey = (rs: Record<string, unknown>[]) => Object.fromEntries(rs.map((r) => [`${r.doc_id}#${r.sample}`, r.completion]));
     expect(byKey(rows)).toEqual(byKey(lines(fullDir)));
     expect(metricsOf(res)).toBe(metricsOf(full));
-    expect(res.generated_samples).toBe(6);
+  });
+
+  it('a no-op re-run and a rescore keep the cumulative generated samples, wall time and truncated prompts', async () => {
+    const dir = join(tmp, 'cumulative');
+    const ctrl = new AbortController();
+    let n = 0;
+    // Counters that do not start at 0 (a model instance shared with earlier runs): only the delta counts.
+    await expect(
+      runEval({ ...base, model: fakeModel({ truncatedFrom: 100 }), out: dir, requestsPerCall: 1, signal: ctrl.signal, onSample: () => (++n === 3 ? ctrl.abort() : undefined) }),
+    ).rejects.toThrow(/interrupted/);
+    const first = readInvocations(runPaths(dir).invocations);
+    expect(first).toHaveLength(1);
+    expect(first[0]).toMatchObject({ status: 'interrupted', generated_samples: 4, truncated_prompts: 2, backend: 'fake-backend' });
+    const done = await runEval({ ...base, model: fakeModel({ truncatedFrom: 7 }), out: dir, requestsPerCall: 1 });
+    expect(done.invocations.map((i) => [i.generated_samples, i.truncated_prompts])).toEqual([[4, 2], [8, 4]]);
+    expect(done).toMatchObject({ generated_samples: 12, truncated_prompts: 6 });
+    const again = await runEval({ ...base, model: fakeModel({ truncatedFrom: 0 }), out: dir });
+    expect(again.invocations.map((i) => i.generated_samples)).toEqual([4, 8, 0]);
+    expect(again).toMatchObject({ generated_samples: 12, truncated_prompts: 6 });
+    expect(again.wall_time_s).toBeCloseTo(again.invocations.reduce((a, i) => a + i.wall_time_s, 0), 9);
+    const rescored = await rescoreRun(dir);
+    expect(rescored.results).toMatchObject({ generated_samples: 12, truncated_prompts: 6, wall_time_s: again.wall_time_s, invocations: again.invocations });
+    // A model without a counter (an endpoint) makes the total unknown only if no invocation knew it.
+    const plain = await runEval({ ...base, model: fakeModel(), out: join(tmp, 'cumulative-plain') });
+    expect(plain.truncated_prompts).toBeNull();
+  });
+
+  it('samples of an invocation killed before it could record itself are counted as unrecorded', async () => {
+    const dir = join(tmp, 'killed');
+    const ctrl = new AbortController();
+    let n = 0;
+    await expect(runEval({ ...base, model: fakeModel(), out: dir, requestsPerCall: 1, signal: ctrl.signal, onSample: () => (++n === 3 ? ctrl.abort() : undefined) })).rejects.toThrow(/interrupted/);
+    rmSync(runPaths(dir).invocations); // as after SIGKILL: samples on disk, no record
+    const res = await runEval({ ...base, model: fakeModel(), out: dir, requestsPerCall: 1 });
+    expect(res.invocations.map((i) => [i.status, i.generated_samples, i.started_at === null])).toEqual([['unrecorded', 4, true], ['complete', 8, false]]);
+    expect(res.generated_samples).toBe(12);
+  });
+
+  it('a run written before invocations.jsonl existed keeps its results.json facts as a legacy invocation', async () => {
+    const dir = join(tmp, 'legacy');
+    await runEval({ ...base, model: fakeModel(), out: dir, limit: 2, samples: 1 });
+    const paths = runPaths(dir);
+    const old = JSON.parse(readFileSync(paths.results, 'utf8'));
+    writeFileSync(paths.results, JSON.stringify({ ...old, generated_samples: 2, wall_time_s: 3.5, invocations: undefined, truncated_prompts: undefined }));
+    rmSync(paths.invocations);
+    const res = await runEval({ ...base, model: fakeModel(), out: dir, limit: 2, samples: 1 });
+    expect(res.invocations.map((i) => [i.status, i.generated_samples])).toEqual([['legacy', 2], ['complete', 0]]);
+    expect(res.generated_samples).toBe(2);
+    expect(res.wall_time_s).toBeGreaterThanOrEqual(3.5);
+    // A crash while appending leaves a partial line: it is ignored when read and dropped on the next append.
+    appendFileSync(paths.invocations, '{"started_at":"2');
+    expect(readInvocations(paths.invocations)).toHaveLength(2);
+    const next = await runEval({ ...base, model: fakeModel(), out: dir, limit: 2, samples: 1 });
+    expect(next.invocations).toHaveLength(3);
+    writeFileSync(paths.invocations, `${readFileSync(paths.invocations, 'utf8')}{"status":"complete"}\n`);
+    expect(() => readInvocations(paths.invocations)).toThrow(new RegExp(`invocations\\.jsonl:4: field "started_at"`));
   });
 
   it('drops a partial last line left by a crash and regenerates only what is missing', async () => {
@@ -158,7 +221,7 @@ describe('runEval', () => {
     expect(rows[0].completion).toMatch(/^I think #### \d\n\n$/);
     expect(rows[0].finish_reason).toBe('stop');
     const dir2 = join(tmp, 'fail');
-    await expect(runEval({ ...base, model: fakeModel({ failOnCall: 3 }), out: dir2, batchSize: 1 })).rejects.toThrow('backend exploded');
+    await expect(runEval({ ...base, model: fakeModel({ failOnCall: 3 }), out: dir2, requestsPerCall: 1 })).rejects.toThrow('backend exploded');
     expect(lines(dir2).length).toBe(4);
   });
 

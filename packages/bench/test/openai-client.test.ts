@@ -235,6 +235,25 @@ describe('createOpenAIModel against a fake endpoint', () => {
     );
   });
 
+  it('an unreachable server fails fast by default: two quick retries, then an error naming the URL', async () => {
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((r) => probe.close(r));
+    const retries: RetryInfo[] = [];
+    // Default retry settings (5 retries, 500 ms backoff) would wait seconds; refused connections get 2 quick ones.
+    const model = createOpenAIModel(`openai:http://127.0.0.1:${port}/v1#m`, { onRetry: (r) => retries.push(r) });
+    await expect(model.generate([{ prompt: 'p', maxTokens: 1, temperature: 0 }])).rejects.toThrow(
+      new RegExp(`cannot reach http://127\\.0\\.0\\.1:${port}/v1/completions: .*ECONNREFUSED.*gave up after 3 attempts; is the server running and the URL right\\?`),
+    );
+    expect(retries.map((r) => [r.attempt, r.delayMs])).toEqual([[1, 150], [2, 300]]);
+    expect(model.stats()).toMatchObject({ requests: 3, retries: 2 });
+    // maxRetries 0 means no retry at all, whatever the failure.
+    const once = createOpenAIModel(`openai:http://127.0.0.1:${port}/v1#m`, { maxRetries: 0 });
+    await expect(once.generate([{ prompt: 'p', maxTokens: 1, temperature: 0 }])).rejects.toThrow(/gave up after 1 attempt;/);
+    expect(() => createOpenAIModel(`openai:http://127.0.0.1:${port}/v1#m`, { maxRetries: -1 })).toThrow('maxRetries must be a non-negative integer, got -1');
+  });
+
   it('rejects an answer with the wrong number of choices or shape', async () => {
     const srv = await fakeServer((_req, b, res) =>
       b.prompt === 'bad-shape' ? json(res, 200, { choices: [{ index: 0 }] }) : json(res, 200, okCompletion(['only one'])),

@@ -67,6 +67,14 @@ describe('falign refusal', () => {
     expect(out[1].matched).toBe('As an');
   });
 
+  it('--json without --out: the records on stdout, the JSON summary on stderr (as falign verify)', () => {
+    const input = join(dir, 'in.jsonl');
+    const r = falign(['refusal', '--in', input, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim().split('\n').map((l) => JSON.parse(l).refused)).toEqual([true, false, false]);
+    expect(JSON.parse(r.stderr.trim().split('\n').pop()!)).toMatchObject({ n: 3, refused: 1 });
+  });
+
   it('skips and reports bad lines with their line numbers; --strict fails on them', () => {
     const input = join(dir, 'bad.jsonl');
     writeFileSync(input, ['{"completion":"fine"}', '{"completion": trunc', '', '[1,2]', '{"prompt":"no completion"}', '{"completion":"I cannot help with that."}'].join('\n'));
@@ -88,7 +96,6 @@ describe('falign refusal', () => {
   it('rejects bad options with clear messages', () => {
     const input = join(dir, 'in.jsonl');
     expect(falign(['refusal', '--in', input, '--judge', 'gpt4']).stderr).toContain('--judge must be one of default, advbench, gcg, xstest');
-    expect(falign(['refusal', '--in', input, '--json']).stderr).toContain('--json needs --out');
     expect(falign(['refusal', '--in', input, '--out', input]).stderr).toContain('--out must differ from --in');
     const missing = falign(['refusal', '--in', join(dir, 'nope.jsonl')]);
     expect(missing.code).toBe(1);

@@ -1,8 +1,12 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Completion, SampleOptions } from '@falign/core';
 import { startServer, type RunningServer, type ServerOptions } from '../src/server/app.js';
 import { MicroBatcher, type ServablePolicy } from '../src/server/batcher.js';
-import { defaultChatTemplate, jinjaChatTemplate } from '../src/server/chat-template.js';
+import { chatTemplateFromFile, defaultChatTemplate, jinjaChatTemplate } from '../src/server/chat-template.js';
+import { readChatTemplate } from '../src/harness/chat.js';
 import { createOpenAIModel } from '../src/models/openai.js';
 
 /**
@@ -147,6 +151,32 @@ describe('falign serve: routes and response shapes', () => {
     await post(`${s.url}/chat/completions`, { messages: [{ role: 'user', content: [{ type: 'text', text: 'yo' }] }], temperature: 0 });
     expect(policy.calls[0].prompts).toEqual(['<user>yo<assistant>']);
     expect(policy.calls[0].opts.maxNewTokens).toBe(40 - (1 + '<user>yo<assistant>'.length));
+  });
+
+  it('--chat-template files: a raw Jinja file and a tokenizer_config.json load through the loader eval uses', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'falign-serve-tpl-'));
+    try {
+      const src = '{{ bos_token }}{% for m in messages %}<{{ m.role }}>{{ m.content }}{{ eos_token }}{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}';
+      const jinja = join(dir, 'chat.jinja');
+      writeFileSync(jinja, src);
+      const cfg = join(dir, 'tokenizer_config.json');
+      writeFileSync(cfg, JSON.stringify({ chat_template: src, bos_token: '<s>', eos_token: { content: '</s>' } }));
+      const msgs = [{ role: 'user', content: 'hi' }];
+      expect(chatTemplateFromFile(jinja).render(msgs)).toBe('<user>hi<assistant>');
+      expect(chatTemplateFromFile(cfg).render(msgs)).toBe('<s><user>hi</s><assistant>');
+      // Byte-for-byte what `falign eval --chat-template` renders from the same files.
+      for (const f of [jinja, cfg]) expect(chatTemplateFromFile(f).render(msgs)).toBe(readChatTemplate(f).render(msgs));
+      expect(chatTemplateFromFile(cfg).name).toBe('tokenizer_config.json');
+      writeFileSync(cfg, JSON.stringify({ chat_template: [{ name: 'tool_use', template: 'T' }, { name: 'default', template: 'D' }] }));
+      expect(chatTemplateFromFile(cfg).render(msgs)).toBe('D');
+      writeFileSync(cfg, JSON.stringify({ chat_template: 3 }));
+      expect(() => chatTemplateFromFile(cfg)).toThrow(`${cfg}: field "chat_template" must be a string`);
+      writeFileSync(jinja, '{% for %}');
+      expect(() => chatTemplateFromFile(jinja)).toThrow(`${jinja}: invalid chat template`);
+      expect(() => chatTemplateFromFile(join(dir, 'nope.jinja'))).toThrow(/chat template .*nope\.jinja: no such file/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('default chat template renders multi-turn transcripts', () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it, vi } from 'vitest';
-import { register, runVerify } from '../src/cli/commands/verify.js';
+import { formatVerifySummary, register, runVerify } from '../src/cli/commands/verify.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'falign-verify-'));
 
@@ -46,7 +46,7 @@ describe('falign verify', () => {
     expect(recs[6].error).toMatch(/^gold:/);
     expect(recs[7].error).toMatch(/cannot decide/);
     expect(err).toMatch(/in\.jsonl:3: invalid JSON/);
-    expect(err).toMatch(/n=8 correct=2 accuracy=25\.00% errors=4/);
+    expect(formatVerifySummary(summary!)).toMatch(/n=8 correct=2 accuracy=25\.00% errors=4 \(bad_line=2, gold=1, pred=1\) bad_lines=2/);
     expect(summary).toMatchObject({ n: 8, correct: 2, badLines: 2, errorsByKind: { bad_line: 2, gold: 1, pred: 1 } });
   });
 
@@ -62,9 +62,39 @@ describe('falign verify', () => {
       await expect(runVerify({ in: join(dir, 'missing.jsonl'), quiet: true, concurrency: 1 })).rejects.toThrow(/missing\.jsonl: no such file/);
       await expect(runVerify({ in: input, mode: 'latex' as 'math', quiet: true })).rejects.toThrow(/--mode must be math or gsm8k/);
       await expect(runVerify({ in: input, timeoutMs: -5, quiet: true })).rejects.toThrow(/--timeout-ms must be a positive integer/);
+      await expect(runVerify({ in: input, out: input, quiet: true })).rejects.toThrow(/--out must differ from --in/);
     } finally {
       stderr.mockRestore();
     }
     expect(lines(out).map((r) => [r.correct, r.extractedPred])).toEqual([[true, '1234'], [false, '6']]);
+  });
+});
+
+describe('falign verify --json: the rule shared with falign refusal', () => {
+  async function cli(args: string[]): Promise<{ out: string; err: string }> {
+    const program = new Command().exitOverride();
+    register(program);
+    let out = '';
+    let err = '';
+    const so = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
+    const se = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((err += String(c)), true));
+    try {
+      await program.parseAsync(['node', 'falign', 'verify', ...args, '--quiet', '--concurrency', '1']);
+    } finally {
+      so.mockRestore();
+      se.mockRestore();
+    }
+    return { out, err };
+  }
+
+  it('with --out the JSON summary is on stdout (the human line on stderr); without it stdout holds only the records', async () => {
+    const input = join(dir, 'j.jsonl');
+    writeFileSync(input, '{"gold":"2","pred":"2"}\n{"gold":"2","pred":"3"}\n');
+    const withOut = await cli(['--in', input, '--out', join(dir, 'j.out.jsonl'), '--json']);
+    expect(JSON.parse(withOut.out)).toMatchObject({ n: 2, correct: 1, accuracy: 0.5 });
+    expect(withOut.err).toContain('verify: n=2 correct=1 accuracy=50.00%');
+    const noOut = await cli(['--in', input, '--json']);
+    expect(noOut.out.trim().split('\n').map((l) => JSON.parse(l).correct)).toEqual([true, false]);
+    expect(JSON.parse(noOut.err.trim().split('\n').pop()!)).toMatchObject({ n: 2, correct: 1 });
   });
 });

@@ -1,18 +1,23 @@
 /**
  * `falign data fetch`: downloads a dataset's files from the manifest URLs into the cache, checking
- * each file's sha256 before it becomes visible (written to a temporary name, then renamed).
+ * each file's sha256 before it becomes visible (written to a temporary name, then renamed). A
+ * file already present and verified where the loaders look (FALIGN_DATA_DIR, then the cache) is
+ * skipped unless `force` is set.
  */
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { sha256Bytes, sha256File } from './checksum.js';
-import { datasetCacheDir } from './locate.js';
+import { dataRoots, datasetCacheDir, type DataRoot, type DataSource } from './locate.js';
 import type { DatasetManifest, ManifestFile } from './manifest.js';
 
 /** Options of {@link fetchDataset}. */
 export interface FetchOptions {
-  /** Destination root (default: the dataset cache). */
+  /**
+   * Destination root (default: the dataset cache). When given, only it is checked for copies
+   * already present; by default FALIGN_DATA_DIR and the cache are.
+   */
   destRoot?: string;
-  /** Re-download files already present and verified. */
+  /** Re-download files even when a verified copy is present. */
   force?: boolean;
   /** Per-file timeout in ms (default 120 s). */
   timeoutMs?: number;
@@ -25,8 +30,13 @@ export interface FetchedFile {
   split: string;
   path: string;
   url: string;
+  /** `present`: a verified copy was already there (at `path`, under `source`) and was skipped. */
   status: 'downloaded' | 'present';
+  /** Where `path` is: FALIGN_DATA_DIR or the cache. */
+  source: DataSource;
   bytes: number;
+  /** Set when a copy found before the downloaded one (in FALIGN_DATA_DIR) fails its sha256. */
+  warning?: string;
 }
 
 function describeFetchError(e: unknown): string {
@@ -50,13 +60,26 @@ async function download(url: string, timeoutMs: number): Promise<Uint8Array> {
   return new Uint8Array(await res.arrayBuffer());
 }
 
+async function sha256OrNull(path: string): Promise<string | null> {
+  try {
+    return await sha256File(path);
+  } catch {
+    return null; // absent or unreadable
+  }
+}
+
 async function fetchFile(manifest: DatasetManifest, file: ManifestFile, opts: FetchOptions): Promise<FetchedFile> {
   const dest = join(opts.destRoot ?? datasetCacheDir(), manifest.dir, file.path);
-  if (!opts.force) {
-    try {
-      if ((await sha256File(dest)) === file.sha256) return { split: file.split, path: dest, url: file.url, status: 'present', bytes: file.bytes };
-    } catch {
-      // absent: download below
+  const roots: DataRoot[] = opts.destRoot ? [{ source: 'cache', root: opts.destRoot }] : dataRoots();
+  let warning: string | undefined;
+  for (const r of roots) {
+    const p = join(r.root, manifest.dir, file.path);
+    const sha = await sha256OrNull(p);
+    if (sha === null) continue;
+    if (sha === file.sha256) {
+      if (!opts.force) return { split: file.split, path: p, url: file.url, status: 'present', source: r.source, bytes: file.bytes };
+    } else if (r.source === 'data-dir') {
+      warning = `${p} (FALIGN_DATA_DIR) fails its sha256 and is found before the cache: replace or remove it`;
     }
   }
   const bytes = await download(file.url, opts.timeoutMs ?? 120_000);
@@ -73,7 +96,7 @@ async function fetchFile(manifest: DatasetManifest, file: ManifestFile, opts: Fe
     rmSync(tmp, { force: true });
     throw e;
   }
-  return { split: file.split, path: dest, url: file.url, status: 'downloaded', bytes: bytes.length };
+  return { split: file.split, path: dest, url: file.url, status: 'downloaded', source: 'cache', bytes: bytes.length, ...(warning ? { warning } : {}) };
 }
 
 /** Downloads (or confirms) every file of a dataset; stops at the first failure. */

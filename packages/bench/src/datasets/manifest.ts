@@ -2,6 +2,8 @@
  * Dataset manifests: one JSON file per dataset in the repository's `datasets/` folder, naming each
  * data file's upstream URL, sha256, size, row count and fields. The data files themselves are never
  * committed; they are found through FALIGN_DATA_DIR or the cache, or fetched from the URLs here.
+ * The npm package carries a copy of the manifests in `manifests/` (made by its `prepack` script),
+ * so that an installed @falign/bench finds them without the repository.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -57,14 +59,54 @@ export function formatZodIssues(issues: readonly z.core.$ZodIssue[]): string {
     .join('; ');
 }
 
+/** Where a manifest folder comes from, in lookup order. */
+export type ManifestDirSource = 'env' | 'package' | 'repo';
+
+/** One place the manifests may be. */
+export interface ManifestDirCandidate {
+  source: ManifestDirSource;
+  dir: string;
+}
+
 /**
- * The folder holding the manifests: FALIGN_MANIFEST_DIR when set, else the repository's
- * `datasets/` folder (four levels above this module in both src/ and dist/).
+ * The places searched for manifests, in order: FALIGN_MANIFEST_DIR (when set), the package's own
+ * `manifests/` (an installed package; two levels above this module in src/ and dist/), and the
+ * repository's `datasets/` (four levels above).
+ */
+export function manifestDirCandidates(env: NodeJS.ProcessEnv = process.env): ManifestDirCandidate[] {
+  const out: ManifestDirCandidate[] = [];
+  if (env.FALIGN_MANIFEST_DIR) out.push({ source: 'env', dir: resolve(env.FALIGN_MANIFEST_DIR) });
+  out.push({ source: 'package', dir: fileURLToPath(new URL('../../manifests/', import.meta.url)) });
+  out.push({ source: 'repo', dir: fileURLToPath(new URL('../../../../datasets/', import.meta.url)) });
+  return out;
+}
+
+function holdsManifests(dir: string): boolean {
+  try {
+    return readdirSync(dir).some((f) => f.endsWith('.json'));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The first candidate that holds manifests (`*.json`). FALIGN_MANIFEST_DIR wins whenever it is
+ * set, even when empty or missing, so that a wrong setting is an error rather than silently
+ * ignored. When nothing holds manifests the last candidate is returned and reading it fails.
+ */
+export function resolveManifestDir(candidates: readonly ManifestDirCandidate[]): ManifestDirCandidate {
+  if (candidates.length === 0) throw new Error('no dataset manifest folder to search');
+  const env = candidates.find((c) => c.source === 'env');
+  if (env) return env;
+  return candidates.find((c) => holdsManifests(c.dir)) ?? candidates[candidates.length - 1];
+}
+
+/**
+ * The folder holding the manifests: FALIGN_MANIFEST_DIR when set, else the packaged
+ * `manifests/` folder, else the repository's `datasets/` folder.
  */
 export function manifestDir(): string {
-  const fromEnv = process.env.FALIGN_MANIFEST_DIR;
-  if (fromEnv) return resolve(fromEnv);
-  return fileURLToPath(new URL('../../../../datasets/', import.meta.url));
+  return resolveManifestDir(manifestDirCandidates()).dir;
 }
 
 /** Parses and validates one manifest file; errors name the file and field. */
@@ -91,7 +133,10 @@ const cache = new Map<string, DatasetManifest[]>();
 export function listManifests(dir: string = manifestDir()): DatasetManifest[] {
   const hit = cache.get(dir);
   if (hit) return hit;
-  if (!existsSync(dir)) throw new Error(`dataset manifest folder not found: ${dir} (set FALIGN_MANIFEST_DIR)`);
+  if (!existsSync(dir)) {
+    const looked = manifestDirCandidates().map((c) => `${c.source} ${c.dir}`).join(', ');
+    throw new Error(`dataset manifest folder not found: ${dir} (looked in: ${looked}; set FALIGN_MANIFEST_DIR)`);
+  }
   const out = readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort()

@@ -46,8 +46,11 @@ export function baseKey(cfg: PipelineConfig, backend: string): unknown {
 
 /** Cache key of the reward model of a safety pipeline. */
 export function rewardModelKey(data: SafetyDataConfig, rm: RewardModelConfig, backend: string): unknown {
-  return { kind: 'reward-model', data, rewardModel: rm, backend, versions: versions('safety') };
+  return { kind: 'reward-model', data, rewardModel: rm, backend, versions: { ...versions('safety'), rewardModel: REWARD_MODEL_CODE_VERSION } };
 }
+
+/** Version of the reward-model training and probe code (part of its cache key). */
+export const REWARD_MODEL_CODE_VERSION = 2;
 
 /** What the SFT cache entry records. */
 export interface BaseInfo {

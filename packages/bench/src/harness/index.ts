@@ -3,6 +3,7 @@ export * from './aggregate.js';
 export * from './chat.js';
 export * from './config.js';
 export * from './docs.js';
+export * from './invocations.js';
 export * from './provenance.js';
 export * from './results.js';
 export * from './runner.js';

@@ -2,13 +2,14 @@
  * `falign rescore DIR`: re-runs the task's scorer on the completions stored in samples.jsonl
  * (so scorer fixes apply) and recomputes results.json, without generating anything.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { getTask } from '../tasks/registry.js';
 import { DEFAULT_BOOTSTRAP, type BootstrapSettings } from './aggregate.js';
 import { readConfig } from './config.js';
 import { selectDocs } from './docs.js';
 import { writeJsonAtomic, type EvalResults } from './results.js';
-import { computeResults, runPaths } from './runner.js';
+import { legacyInvocation, readInvocations } from './invocations.js';
+import { computeResults, readJsonOrNull, runPaths } from './runner.js';
 import { readSamples, type SampleRecord } from './samples.js';
 
 /** Options of {@link rescoreRun}. */
@@ -54,12 +55,18 @@ export async function rescoreRun(dir: string, opts: RescoreOptions = {}): Promis
     writeFileSync(tmp, rescored.map((r) => `${JSON.stringify(r)}\n`).join(''));
     renameSync(tmp, paths.samples);
   }
-  const prev = existsSync(paths.results) ? (JSON.parse(readFileSync(paths.results, 'utf8')) as Partial<EvalResults>) : {};
+  const prevRaw = readJsonOrNull(paths.results);
+  const prev = (prevRaw ?? {}) as Partial<EvalResults>;
   const model = prev.model ?? { spec: cfg.model, name: cfg.model, kind: 'unknown', info: {} };
+  // Rescoring generates nothing: the run's invocations (and their totals) stay as they were.
+  let invocations = readInvocations(paths.invocations);
+  if (invocations.length === 0) {
+    const legacy = legacyInvocation(prevRaw);
+    if (legacy) invocations = [legacy];
+  }
   const results = computeResults(task, docs, rescored, cfg, model, {
     bootstrap: { ...DEFAULT_BOOTSTRAP, ...prev.bootstrap, ...opts.bootstrap },
-    wallTimeS: prev.wall_time_s ?? 0,
-    generated: 0,
+    invocations,
   });
   results.rescored_at = results.date;
   if (prev.date) results.date = prev.date;

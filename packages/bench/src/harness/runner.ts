@@ -2,9 +2,11 @@
  * `falign eval`: generate completions for a task's documents, score them, and write
  * DIR/samples.jsonl incrementally and DIR/results.json at the end. Running the same command again
  * resumes: (document, sample) keys already in samples.jsonl are skipped and a partial last line left
- * by a crash is dropped. A different configuration is refused unless `overwrite` is set.
+ * by a crash is dropped. A different configuration is refused unless `overwrite` is set. Every
+ * invocation that generated (or tried to) appends a line to DIR/invocations.jsonl; results.json
+ * reports the totals over them, so a resumed or no-op run keeps what earlier invocations cost.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pLimit from 'p-limit';
 import { loadEvalModel } from '../models/load.js';
@@ -17,6 +19,7 @@ import { DEFAULT_BOOTSTRAP, aggregateSamples, type BootstrapSettings } from './a
 import { createChatTemplate, readChatTemplate, type EvalChatTemplate } from './chat.js';
 import { configDiff, readConfig, type EvalConfig } from './config.js';
 import { selectDocs, selectFewshot } from './docs.js';
+import { appendInvocation, invocationTotals, legacyInvocation, readInvocations, unrecordedInvocation, type InvocationRecord } from './invocations.js';
 import { gitCommit, packageVersions } from './provenance.js';
 import { writeJsonAtomic, type EvalResults } from './results.js';
 import { SampleWriter, groupByDoc, readSamples, sampleKey, type SampleRecord } from './samples.js';
@@ -40,7 +43,7 @@ export interface EvalOptions {
   /** Default 0 (greedy). */
   temperature?: number;
   topP?: number;
-  /** Default: the task's. */
+  /** Most tokens to generate per completion (`--max-new-tokens`); default: the task's. */
   maxTokens?: number;
   /** Default: the task's. */
   numFewshot?: number;
@@ -48,8 +51,17 @@ export interface EvalOptions {
   fewshotSeed?: number;
   /** Requests in flight (endpoint models; default 8). */
   concurrency?: number;
-  /** Requests per generate call (default 16 in-process, 1 on the cpu backend and for endpoints). */
+  /** Per-request timeout of endpoint models in ms (default 120000). */
+  requestTimeoutMs?: number;
+  /** Retries of endpoint requests on 429/5xx/timeouts (default 5; unreachable servers get at most 2). */
+  maxRetries?: number;
+  /**
+   * Most sequences the in-process sampler decodes at once (default 32), as `--batch-size`
+   * everywhere; only used when the runner loads the model from a spec.
+   */
   batchSize?: number;
+  /** Documents per `model.generate` call (default 16 in-process, 1 on the cpu backend and for endpoints). */
+  requestsPerCall?: number;
   /** Chat template: a file path (.jinja or tokenizer_config.json) or a parsed template. */
   chatTemplate?: string | EvalChatTemplate;
   /** Discard an existing run in `out` whose configuration differs. */
@@ -66,9 +78,31 @@ export interface EvalOptions {
 }
 
 /** Paths of a run directory. */
-export function runPaths(dir: string): { dir: string; config: string; samples: string; results: string } {
+export function runPaths(dir: string): { dir: string; config: string; samples: string; results: string; invocations: string } {
   const d = resolve(dir);
-  return { dir: d, config: join(d, 'config.json'), samples: join(d, 'samples.jsonl'), results: join(d, 'results.json') };
+  return {
+    dir: d,
+    config: join(d, 'config.json'),
+    samples: join(d, 'samples.jsonl'),
+    results: join(d, 'results.json'),
+    invocations: join(d, 'invocations.jsonl'),
+  };
+}
+
+/** The in-process model's truncated-prompt counter (null for models that do not keep one). */
+function truncatedCount(model: EvalModel): number | null {
+  const v = model.info().truncated_prompts;
+  return typeof v === 'number' ? v : null;
+}
+
+/** A JSON object file, or null when it is missing or unreadable (only used for best-effort provenance). */
+export function readJsonOrNull(file: string): Record<string, unknown> | null {
+  try {
+    const v = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Cuts a completion at the earliest stop string (models that ignore `stop` still get cut). */
@@ -131,8 +165,9 @@ export function computeResults(
   records: readonly SampleRecord[],
   cfg: EvalConfig,
   model: EvalResults['model'],
-  extra: { bootstrap: BootstrapSettings; wallTimeS: number; generated: number },
+  extra: { bootstrap: BootstrapSettings; invocations: readonly InvocationRecord[] },
 ): EvalResults {
+  const totals = invocationTotals(extra.invocations);
   const agg = aggregateSamples(task, docs, groupByDoc(records), cfg.samples, extra.bootstrap);
   const higher: Record<string, boolean> = {};
   for (const [k, v] of Object.entries(agg.results)) higher[k] = v.higher_is_better;
@@ -150,8 +185,10 @@ export function computeResults(
     git_commit: gitCommit(),
     bootstrap: extra.bootstrap,
     date: new Date().toISOString(),
-    wall_time_s: extra.wallTimeS,
-    generated_samples: extra.generated,
+    wall_time_s: totals.wall_time_s,
+    generated_samples: totals.generated_samples,
+    truncated_prompts: totals.truncated_prompts,
+    invocations: [...extra.invocations],
   };
 }
 
@@ -169,7 +206,14 @@ export async function runEval(o: EvalOptions): Promise<EvalResults> {
   const t0 = Date.now();
   const task = typeof o.task === 'string' ? getTask(o.task) : o.task;
   const ownsModel = typeof o.model === 'string';
-  const model = typeof o.model === 'string' ? await loadEvalModel(o.model, { backend: o.backend, batchSize: o.batchSize, openai: { concurrency: o.concurrency ?? 8 } }) : o.model;
+  const model =
+    typeof o.model === 'string'
+      ? await loadEvalModel(o.model, {
+          backend: o.backend,
+          batchSize: o.batchSize,
+          openai: { concurrency: o.concurrency ?? 8, timeoutMs: o.requestTimeoutMs, maxRetries: o.maxRetries },
+        })
+      : o.model;
   try {
     const tpl = resolveChatTemplate(o.chatTemplate, model);
     const cfg = buildConfig(task, model, o, tpl);
@@ -189,13 +233,20 @@ export async function runEval(o: EvalOptions): Promise<EvalResults> {
         if (!o.overwrite) {
           throw new Error(`${paths.dir} holds a run with a different configuration (${diff.join('; ')}); use another --out, or --overwrite to discard it`);
         }
-        for (const f of [paths.samples, paths.results, paths.config]) rmSync(f, { force: true });
+        for (const f of [paths.samples, paths.results, paths.config, paths.invocations]) rmSync(f, { force: true });
       }
     }
     writeJsonAtomic(paths.config, cfg);
+    // A run written before invocations were recorded: its results.json stands for the earlier ones.
+    if (!existsSync(paths.invocations) && existsSync(paths.results)) {
+      const legacy = legacyInvocation(readJsonOrNull(paths.results));
+      if (legacy) appendInvocation(paths.invocations, legacy);
+    }
 
     const existing = readSamples(paths.samples, { repair: true });
     if (existing.droppedPartialLine) process.stderr.write(`eval: dropped a partial last line of ${paths.samples} (interrupted write)\n`);
+    const unrecorded = unrecordedInvocation(readInvocations(paths.invocations), existing.records.length);
+    if (unrecorded) appendInvocation(paths.invocations, unrecorded);
     const done = new Set(existing.records.map((r) => sampleKey(r.doc_id, r.sample)));
 
     const work: WorkItem[] = [];
@@ -218,9 +269,26 @@ export async function runEval(o: EvalOptions): Promise<EvalResults> {
     // Measured on stories260K (gsm8k, 64 new tokens): on the cpu backend one request per call
     // ran about 2x faster than batches of 16, so batching is the default only elsewhere.
     const defaultChunk = inProcess && model.info().backend !== 'cpu' ? 16 : 1;
-    const chunkSize = Math.max(1, o.batchSize ?? defaultChunk);
+    const chunkSize = Math.max(1, o.requestsPerCall ?? defaultChunk);
     const limiter = pLimit(inProcess ? 1 : Math.max(1, o.concurrency ?? 8));
     let generated = 0;
+    const truncatedAtStart = truncatedCount(model);
+    const startedAt = new Date(t0).toISOString();
+    const record = (status: InvocationRecord['status'], error?: string): InvocationRecord[] => {
+      const t = truncatedCount(model);
+      appendInvocation(paths.invocations, {
+        started_at: startedAt,
+        status,
+        wall_time_s: (Date.now() - t0) / 1000,
+        generated_samples: generated,
+        truncated_prompts: t === null || truncatedAtStart === null ? null : t - truncatedAtStart,
+        backend: typeof model.info().backend === 'string' ? (model.info().backend as string) : null,
+        git_commit: gitCommit(),
+        versions: packageVersions(),
+        ...(error !== undefined ? { error } : {}),
+      });
+      return readInvocations(paths.invocations);
+    };
 
     let failed = false;
     const runChunk = async (items: WorkItem[]) => {
@@ -288,23 +356,28 @@ export async function runEval(o: EvalOptions): Promise<EvalResults> {
         ),
       );
       const firstError = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (firstError) throw firstError.reason;
+      if (firstError) {
+        record('failed', String((firstError.reason as Error)?.message ?? firstError.reason));
+        throw firstError.reason;
+      }
     } finally {
       writer?.close();
       progress.stop();
     }
     if (o.signal?.aborted) {
+      record('interrupted');
       throw new Error(`evaluation interrupted after ${doneCount + generated}/${total} samples; run the same command again to resume`);
     }
 
     const { records } = readSamples(paths.samples);
+    const invocations = record('complete');
     const results = computeResults(
       task,
       docs,
       records,
       cfg,
       { spec: model.spec, name: model.name, kind: model.kind, info: model.info() },
-      { bootstrap: { ...DEFAULT_BOOTSTRAP, ...o.bootstrap }, wallTimeS: (Date.now() - t0) / 1000, generated },
+      { bootstrap: { ...DEFAULT_BOOTSTRAP, ...o.bootstrap }, invocations },
     );
     writeJsonAtomic(paths.results, results);
     return results;

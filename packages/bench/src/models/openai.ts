@@ -22,6 +22,14 @@ export interface OpenAIModelOptions {
   timeoutMs?: number;
   /** Retries after the first attempt on retryable failures; default 5. */
   maxRetries?: number;
+  /**
+   * Retries when the server cannot be reached at all (connection refused, unknown host, no
+   * route): default 2, quick ones, never more than `maxRetries`, so that a wrong URL or a server
+   * that is not running fails within a second instead of after the whole backoff schedule.
+   */
+  connectRetries?: number;
+  /** First delay before a connection retry in ms (doubled per retry); default 150. */
+  connectBackoffMs?: number;
   /** First backoff delay in ms (doubled per retry, with jitter); default 500. */
   initialBackoffMs?: number;
   /** Cap of one backoff delay in ms; default 30000. */
@@ -187,6 +195,15 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Socket errors meaning nothing listens at the URL (as opposed to a busy or flaky server). */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+
+/** The error code of a failed fetch: undici puts it on `cause` (or on each of `cause.errors`). */
+function networkErrorCode(err: unknown): string | undefined {
+  const cause = (err as { cause?: { code?: string; errors?: { code?: string }[] } }).cause;
+  return cause?.code ?? cause?.errors?.find((e) => e.code)?.code;
+}
+
 function describeNetworkError(err: unknown): string {
   const e = err as { message?: string; cause?: { code?: string; message?: string } };
   const cause = e.cause?.message ?? e.cause?.code;
@@ -223,6 +240,10 @@ export function createOpenAIModel(spec: string, opts: OpenAIModelOptions = {}): 
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`concurrency must be a positive integer, got ${concurrency}`);
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const maxRetries = opts.maxRetries ?? 5;
+  const connectRetries = Math.min(maxRetries, opts.connectRetries ?? 2);
+  const connectBackoffMs = opts.connectBackoffMs ?? 150;
+  if (!Number.isInteger(maxRetries) || maxRetries < 0) throw new Error(`maxRetries must be a non-negative integer, got ${maxRetries}`);
+  if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) throw new Error(`timeoutMs must be a positive number, got ${timeoutMs}`);
   const initialBackoffMs = opts.initialBackoffMs ?? 500;
   const maxBackoffMs = opts.maxBackoffMs ?? 30_000;
   const maxRetryAfterMs = opts.maxRetryAfterMs ?? 120_000;
@@ -248,7 +269,12 @@ export function createOpenAIModel(spec: string, opts: OpenAIModelOptions = {}): 
       if (controller.signal.aborted) {
         throw new OpenAIRequestError(`POST ${url}: no answer within ${timeoutMs} ms (timeout)`, url, undefined, true);
       }
-      throw new OpenAIRequestError(`cannot reach ${url}: ${describeNetworkError(err)}`, url, undefined, true);
+      const code = networkErrorCode(err);
+      const e = new OpenAIRequestError(`cannot reach ${url}: ${describeNetworkError(err)}`, url, undefined, true);
+      // No socket error code: fetch refused the request itself (e.g. a port browsers block), which
+      // no retry fixes; treat it like a refused connection.
+      if (code === undefined || UNREACHABLE_CODES.has(code)) (e as OpenAIRequestError & { unreachable?: boolean }).unreachable = true;
+      throw e;
     }
     let text: string;
     try {
@@ -283,13 +309,18 @@ export function createOpenAIModel(spec: string, opts: OpenAIModelOptions = {}): 
       try {
         return await attempt(body);
       } catch (err) {
-        const e = err as OpenAIRequestError & { retryAfterMs?: number };
+        const e = err as OpenAIRequestError & { retryAfterMs?: number; unreachable?: boolean };
         if (!(e instanceof OpenAIRequestError) || !e.retryable) throw err;
-        if (i >= maxRetries) {
-          e.message = `${e.message} (gave up after ${i + 1} attempt${i === 0 ? '' : 's'})`;
+        if (i >= (e.unreachable ? connectRetries : maxRetries)) {
+          const hint = e.unreachable ? '; is the server running and the URL right?' : '';
+          e.message = `${e.message} (gave up after ${i + 1} attempt${i === 0 ? '' : 's'}${hint})`;
           throw e;
         }
-        const delayMs = e.retryAfterMs !== undefined ? Math.min(e.retryAfterMs, maxRetryAfterMs) : backoffDelay(i, initialBackoffMs, maxBackoffMs);
+        const delayMs = e.unreachable
+          ? connectBackoffMs * 2 ** i
+          : e.retryAfterMs !== undefined
+            ? Math.min(e.retryAfterMs, maxRetryAfterMs)
+            : backoffDelay(i, initialBackoffMs, maxBackoffMs);
         stats.retries++;
         opts.onRetry?.({ url, attempt: i + 1, status: e.status, reason: e.message, delayMs });
         await sleep(delayMs);

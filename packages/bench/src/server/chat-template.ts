@@ -13,9 +13,11 @@
  *
  * and generation also stops at `"\nUser:"` so the model does not write the user's next turn.
  * A Jinja chat template (Hugging Face `chat_template` syntax, `messages` + `add_generation_prompt`)
- * can replace it with `falign serve --chat-template FILE`.
+ * can replace it with `falign serve --chat-template FILE`: a raw Jinja file or a
+ * tokenizer_config.json, read by the same loader as `falign eval --chat-template`.
  */
-import { Template } from '@huggingface/jinja';
+import { basename } from 'node:path';
+import { createChatTemplate, readChatTemplate, type EvalChatTemplate } from '../harness/chat.js';
 
 /** A message with plain-text content. */
 export interface TemplateMessage {
@@ -46,19 +48,19 @@ export const defaultChatTemplate: ChatTemplate = {
   },
 };
 
+function fromEvalTemplate(tpl: EvalChatTemplate, name: string, stop: string[]): ChatTemplate {
+  return { name, stop, render: (messages: TemplateMessage[]) => tpl.render(messages) };
+}
+
 /** A template from Jinja source (HF `chat_template`); `bos_token`/`eos_token` are given as ''. */
 export function jinjaChatTemplate(source: string, name = 'jinja', stop: string[] = []): ChatTemplate {
-  let template: Template;
-  try {
-    template = new Template(source);
-  } catch (e) {
-    throw new Error(`chat template ${name}: ${(e as Error).message}`);
-  }
-  return {
-    name,
-    stop,
-    render(messages: TemplateMessage[]): string {
-      return template.render({ messages, add_generation_prompt: true, bos_token: '', eos_token: '' });
-    },
-  };
+  return fromEvalTemplate(createChatTemplate(source, {}, name), name, stop);
+}
+
+/**
+ * The template of `--chat-template FILE`: a raw Jinja file or a tokenizer_config.json (whose
+ * bos/eos tokens are passed on), exactly as `falign eval --chat-template` reads it.
+ */
+export function chatTemplateFromFile(file: string, stop: string[] = []): ChatTemplate {
+  return fromEvalTemplate(readChatTemplate(file), basename(file), stop);
 }

@@ -2,12 +2,14 @@
  * `falign data list|fetch|check`: which datasets are present, where, and whether they verify.
  *
  *   falign data list [--json]           every dataset file: present? where? sha256 ok? rows
- *   falign data fetch NAME... | --all    download from the manifest URLs into the cache (sha256-checked)
+ *   falign data fetch NAME... | --all    download from the manifest URLs into the cache (sha256-checked);
+ *                                        files present and verified in FALIGN_DATA_DIR or the cache are
+ *                                        skipped (and said so) unless --force
  *   falign data check [NAME...] [--json] verify sha256 and parse every record of present files
  */
 import type { Command } from 'commander';
 import { datasetStatus, type FileStatus } from '../../datasets/status.js';
-import { fetchDataset } from '../../datasets/fetch.js';
+import { fetchDataset, type FetchedFile } from '../../datasets/fetch.js';
 import { datasetCacheDir } from '../../datasets/locate.js';
 import { getManifest, listManifests } from '../../datasets/manifest.js';
 
@@ -49,25 +51,42 @@ export function register(program: Command): void {
 
   data
     .command('fetch')
-    .description('download datasets from their upstream URLs into the cache (sha256-checked, atomic)')
+    .description('download datasets from their upstream URLs into the cache (sha256-checked, atomic); verified copies already present are skipped')
     .argument('[names...]', 'dataset names')
     .option('--all', 'fetch every dataset')
-    .option('--force', 'download again even when a verified copy is in the cache')
+    .option('--force', 'download again even when a verified copy is present in FALIGN_DATA_DIR or the cache')
     .option('--json', 'print one JSON object')
     .action(async (names: string[], opts: { all?: boolean; force?: boolean; json?: boolean }) => {
       const targets = opts.all ? listManifests().map((m) => m.name) : names;
       if (targets.length === 0) throw new Error('data fetch: name at least one dataset, or --all');
       const manifests = targets.map((n) => getManifest(n));
-      const out = [];
+      const out: { name: string; files: FetchedFile[] }[] = [];
+      const where = (f: FetchedFile) => (f.source === 'data-dir' ? 'FALIGN_DATA_DIR' : 'the cache');
       for (const m of manifests) {
         const files = await fetchDataset(m, {
           force: opts.force,
-          onFile: (f) => process.stderr.write(`${m.name}/${f.split}: ${f.status} ${f.path}\n`),
+          onFile: (f) => {
+            process.stderr.write(
+              f.status === 'present'
+                ? `${m.name}/${f.split}: already present and verified in ${where(f)} (${f.path}), skipped\n`
+                : `${m.name}/${f.split}: downloaded ${f.path}\n`,
+            );
+            if (f.warning) process.stderr.write(`warning: ${f.warning}\n`);
+          },
         });
         out.push({ name: m.name, files });
       }
-      if (opts.json) process.stdout.write(`${JSON.stringify({ datasets: out, cacheDir: datasetCacheDir() })}\n`);
-      else process.stdout.write(`fetched ${out.length} dataset(s) into ${datasetCacheDir()}\n`);
+      const all = out.flatMap((d) => d.files);
+      const downloaded = all.filter((f) => f.status === 'downloaded').length;
+      const skipped = all.length - downloaded;
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify({ datasets: out, downloaded, skipped, cacheDir: datasetCacheDir() })}\n`);
+      } else {
+        process.stdout.write(
+          `downloaded ${downloaded} file(s) into ${datasetCacheDir()}` +
+            `${skipped > 0 ? `; ${skipped} already present and verified, skipped (--force downloads again)` : ''}\n`,
+        );
+      }
     });
 
   data

@@ -7,11 +7,12 @@
  * JSON object: the first sample's `text`, `tokenIds` (generated ids only), `promptTokenIds`,
  * `tokenLogprobs`, `finishReason`, `firstLogits` (the full-vocabulary logits of the first
  * generated step), plus `samples` (all of them) and `backend`. Timing goes to stderr.
+ * `--samples` is an alias of `--num-samples`; `--batch-size` is the number of sequences the
+ * sampler decodes at once, as everywhere in the CLI.
  */
 import type { Command } from 'commander';
-import { initBackend, loadPolicy, type BackendName, type Completion } from '@falign/core';
-
-const BACKENDS: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
+import { initBackend, loadPolicy, type Completion } from '@falign/core';
+import { BACKEND_HELP, intArg as int, numberArg as parseNumber, parseBackend, markRequiredInHelp } from '../options.js';
 
 /** Options of {@link runGenerate}, as the command line gives them. */
 export interface GenerateCliOptions {
@@ -48,10 +49,7 @@ export async function runGenerate(o: GenerateCliOptions): Promise<GenerateJson> 
   if (o.model.startsWith('openai:')) {
     throw new Error('--model: generate runs in-process models only (llama2c:PATH.bin, falign:DIR); openai: endpoints are for eval/serve');
   }
-  if (o.backend !== undefined && !BACKENDS.includes(o.backend as BackendName)) {
-    throw new Error(`--backend must be one of ${BACKENDS.join(', ')}, got "${o.backend}"`);
-  }
-  const backend = await initBackend(o.backend as BackendName | undefined);
+  const backend = await initBackend(parseBackend(o.backend));
   const policy = await loadPolicy(o.model, { tokenizer: o.tokenizer, trainable: false });
   try {
     const t0 = performance.now();
@@ -85,19 +83,8 @@ export async function runGenerate(o: GenerateCliOptions): Promise<GenerateJson> 
   }
 }
 
-function parseNumber(flag: string, check: (v: number) => boolean, want: string): (raw: string) => number {
-  return (raw: string) => {
-    const v = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(v) || !check(v)) throw new Error(`${flag}: expected ${want}, got "${raw}"`);
-    return v;
-  };
-}
-
-const int = (flag: string, min: number) => parseNumber(flag, (v) => Number.isInteger(v) && v >= min, `an integer >= ${min}`);
-
 export function register(program: Command): void {
-  program
-    .command('generate')
+  markRequiredInHelp(program.command('generate'))
     .description('sample text from a model (llama2c:PATH.bin or falign:DIR)')
     .requiredOption('--model <spec>', 'llama2c:PATH.bin or falign:DIR')
     .option('--tokenizer <path>', 'tokenizer file (llama2.c tokenizer.bin or falign tokenizer.json); default: beside the model')
@@ -107,10 +94,10 @@ export function register(program: Command): void {
     .option('--top-k <k>', 'keep the k most likely tokens (0 = off)', int('--top-k', 0))
     .option('--top-p <p>', 'nucleus sampling mass in (0, 1]', parseNumber('--top-p', (v) => v > 0 && v <= 1, 'a number in (0, 1]'))
     .option('--seed <s>', 'sampling seed', int('--seed', 0))
-    .option('--num-samples <n>', 'completions to draw', int('--num-samples', 1), 1)
+    .option('--samples, --num-samples <n>', 'completions to draw (--samples is an alias)', int('--num-samples', 1), 1)
     .option('--stop <text...>', 'stop strings (the text is cut before them)')
-    .option('--batch-size <n>', 'most sequences decoded at once', int('--batch-size', 1))
-    .option('--backend <name>', `tfjs backend: ${BACKENDS.join(', ')}`)
+    .option('--batch-size <n>', 'most sequences the sampler decodes at once (default 64)', int('--batch-size', 1))
+    .option('--backend <name>', BACKEND_HELP)
     .option('--json', 'print one JSON object instead of the text')
     .action(async (opts: GenerateCliOptions & { json?: boolean }) => {
       const r = await runGenerate(opts);

@@ -5,12 +5,17 @@
  * skipped and reported on stderr with their line number, and counted in the summary, so that one
  * truncated line at the end of a long generation run does not throw the rest away; `--strict`
  * makes the first bad line an error instead.
+ *
+ * Output follows the rule shared with `falign verify` (see `writeSummary`): records go to
+ * `--out`, or to stdout without it; the summary is a human line on stderr, or with `--json` one
+ * JSON object on stdout (with `--out`) or on stderr (without, so stdout stays pure JSONL).
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { createRefusalJudge, REFUSAL_PRESET_NAMES, type RefusalPresetName } from '@falign/rewards';
 import { fileSize, JsonlError, JsonlWriter, readJsonl } from '../../util/jsonl.js';
 import { startProgress } from '../../util/progress.js';
+import { JSONL_SUMMARY_JSON_HELP, writeSummary, markRequiredInHelp } from '../options.js';
 
 /** Files larger than this get a progress display on stderr. */
 const PROGRESS_MIN_BYTES = 1 << 20;
@@ -38,12 +43,16 @@ export interface RefusalSummary {
 
 const MAX_BAD_DETAILS = 20;
 
+/** The human summary line of a refusal run. */
+export function formatRefusalSummary(s: RefusalSummary): string {
+  const rate = `${(100 * s.refusalRate).toFixed(1)}%`;
+  return `refusal: ${s.n} completions, ${s.refused} refused (${rate}) by judge "${s.judge}"${s.badLines > 0 ? `; ${s.badLines} bad line(s) skipped` : ''}`;
+}
+
+/** Labels the records of `opts.in`; resolves with the summary (printing it is the caller's job). */
 export async function runRefusal(opts: RefusalCliOptions): Promise<RefusalSummary> {
   if (!REFUSAL_PRESET_NAMES.includes(opts.judge as RefusalPresetName)) {
     throw new Error(`--judge must be one of ${REFUSAL_PRESET_NAMES.join(', ')}, got "${opts.judge}"`);
-  }
-  if (opts.json && !opts.out) {
-    throw new Error('--json needs --out FILE: without it stdout carries the labelled JSONL records');
   }
   if (opts.out && opts.out !== '-' && resolve(opts.out) === resolve(opts.in)) {
     throw new Error(`--out must differ from --in (${opts.in}): writing would truncate the input while it is read`);
@@ -101,22 +110,16 @@ export async function runRefusal(opts: RefusalCliOptions): Promise<RefusalSummar
 }
 
 export function register(program: Command): void {
-  program
-    .command('refusal')
+  markRequiredInHelp(program.command('refusal'))
     .description('label completions in a JSONL file as refusals (adds "refused" and "matched" to each line)')
-    .requiredOption('--in <file>', 'JSONL input; each line has "completion" and optionally "prompt" (.gz accepted)')
-    .option('--out <file>', 'JSONL output (default: stdout)')
+    .requiredOption('--in <file>', 'input JSONL; each line has "completion" and optionally "prompt" (.gz accepted)')
+    .option('--out <file>', 'output JSONL (default: stdout)')
     .option('--judge <preset>', `refusal judge: ${REFUSAL_PRESET_NAMES.join(' | ')}`, 'default')
-    .option('--json', 'print the summary as one JSON object on stdout (needs --out)')
+    .option('--json', JSONL_SUMMARY_JSON_HELP)
     .option('--strict', 'fail on the first bad line instead of skipping and reporting it')
     .option('--quiet', 'no progress or per-line reports on stderr')
     .action(async (opts: RefusalCliOptions) => {
       const s = await runRefusal(opts);
-      const rate = `${(100 * s.refusalRate).toFixed(1)}%`;
-      process.stderr.write(
-        `refusal: ${s.n} completions, ${s.refused} refused (${rate}) by judge "${s.judge}"` +
-          `${s.badLines > 0 ? `; ${s.badLines} bad line(s) skipped` : ''}\n`,
-      );
-      if (opts.json) process.stdout.write(`${JSON.stringify(s)}\n`);
+      writeSummary(opts, s, formatRefusalSummary(s));
     });
 }

@@ -1,18 +1,16 @@
-import { readFileSync } from 'node:fs';
+/**
+ * `falign serve`: an OpenAI-compatible endpoint (/v1/completions, /v1/chat/completions,
+ * /v1/models) for an in-process model. Concurrent requests with the same sampling settings are
+ * merged into one generate call (`--max-batch` sequences at most).
+ *
+ *   falign serve --model llama2c:stories260K.bin --port 8000
+ */
 import { basename } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
-import type { BackendName } from '@falign/core';
-import { defaultChatTemplate, jinjaChatTemplate } from '../../server/chat-template.js';
+import type { Command } from 'commander';
+import { chatTemplateFromFile, defaultChatTemplate } from '../../server/chat-template.js';
 import { startServer } from '../../server/app.js';
 import { loadServablePolicy } from '../../server/load-policy.js';
-
-function intArg(name: string, min: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
-    return n;
-  };
-}
+import { BACKEND_HELP, intArg, parseBackend, markRequiredInHelp } from '../options.js';
 
 /** Model id shown to clients: the file/dir name without extension unless --name is given. */
 function defaultModelId(spec: string): string {
@@ -20,21 +18,19 @@ function defaultModelId(spec: string): string {
   return basename(path).replace(/\.bin$/, '') || 'model';
 }
 
-/** `falign serve`: an OpenAI-compatible endpoint for an in-process model. */
 export function register(program: Command): void {
-  program
-    .command('serve')
-    .description('Serve an in-process model (llama2c:PATH or falign:DIR) over an OpenAI-compatible HTTP API')
-    .requiredOption('--model <spec>', 'model spec: llama2c:PATH.bin or falign:DIR')
+  markRequiredInHelp(program.command('serve'))
+    .description('serve an in-process model (llama2c:PATH.bin or falign:DIR) over an OpenAI-compatible HTTP API')
+    .requiredOption('--model <spec>', 'llama2c:PATH.bin or falign:DIR')
     .option('--port <n>', 'port (0 picks a free one)', intArg('--port', 0), 8000)
     .option('--host <host>', 'interface to bind', '127.0.0.1')
     .option('--name <id>', 'model id clients use (default: file or directory name)')
-    .option('--tokenizer <path>', 'tokenizer file for llama2c checkpoints')
-    .option('--backend <name>', 'tfjs backend: cpu | wasm | webgpu | tensorflow')
-    .option('--max-batch <n>', 'most sequences per batched generate call', intArg('--max-batch', 1), 32)
+    .option('--tokenizer <path>', 'tokenizer file (llama2.c tokenizer.bin or falign tokenizer.json); default: beside the model')
+    .option('--backend <name>', BACKEND_HELP)
+    .option('--max-batch <n>', 'requests merged into one generate call, counted in sequences (prompts x n); a bigger request runs alone', intArg('--max-batch', 1), 32)
     .option('--batch-window-ms <ms>', 'shortest wait for requests to batch together (0 = none)', intArg('--batch-window-ms', 0), 5)
     .option('--batch-max-window-ms <ms>', 'longest wait; the wait adapts to 10% of the last batch time', intArg('--batch-max-window-ms', 0), 50)
-    .option('--chat-template <file>', 'Jinja chat template (HF chat_template syntax) replacing the default "User:/Assistant:" transcript')
+    .option('--chat-template <file>', 'chat template: a Jinja file, or a tokenizer_config.json with chat_template (default: a "User:/Assistant:" transcript)')
     .option('--no-truncate-prompt', 'answer 400 when prompt + max_tokens exceed the context, instead of dropping the oldest prompt tokens like in-process evaluation does')
     .option('--quiet', 'no per-request log lines on stderr')
     .option('--json', 'print one JSON line {url, model, port} instead of the human line')
@@ -42,10 +38,9 @@ export function register(program: Command): void {
       model: string; port: number; host: string; name?: string; tokenizer?: string; backend?: string;
       maxBatch: number; batchWindowMs: number; batchMaxWindowMs: number; chatTemplate?: string; truncatePrompt: boolean; quiet?: boolean; json?: boolean;
     }) => {
-      const chatTemplate = o.chatTemplate
-        ? jinjaChatTemplate(readFileSync(o.chatTemplate, 'utf8'), o.chatTemplate)
-        : defaultChatTemplate;
-      const policy = await loadServablePolicy(o.model, { tokenizer: o.tokenizer, backend: o.backend as BackendName | undefined });
+      const backend = parseBackend(o.backend);
+      const chatTemplate = o.chatTemplate ? chatTemplateFromFile(o.chatTemplate) : defaultChatTemplate;
+      const policy = await loadServablePolicy(o.model, { tokenizer: o.tokenizer, backend });
       const modelId = o.name ?? defaultModelId(o.model);
       const server = await startServer({
         policy,

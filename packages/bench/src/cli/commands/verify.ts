@@ -6,13 +6,19 @@
  * `extractedGold`, `extractedPred`, `error`. Bad lines (invalid JSON, missing or non-string
  * gold/pred, bad float_rounding) are NOT fatal: they are reported on stderr with file:line and
  * written as an error record (`correct: false`, `error: "<file>:<line>: …"`, plus `line`), so
- * the output has one record per non-blank input line. A summary goes to stderr at the end.
+ * the output has one record per non-blank input line.
+ *
+ * Output follows the rule shared with `falign refusal` (see `writeSummary`): records go to
+ * `--out`, or to stdout without it; the summary is a human line on stderr, or with `--json` one
+ * JSON object on stdout (with `--out`) or on stderr (without, so stdout stays pure JSONL).
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { VerifierPool, type VerifyOptions, type VerifyResult } from '@falign/rewards';
 import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import { JsonlWriter, fileSize, readJsonl, type JsonlError } from '../../util/jsonl.js';
 import { startProgress } from '../../util/progress.js';
+import { intArg, JSONL_SUMMARY_JSON_HELP, writeSummary, markRequiredInHelp } from '../options.js';
 
 /** Options of {@link runVerify}. */
 export interface VerifyCommandOptions {
@@ -22,7 +28,6 @@ export interface VerifyCommandOptions {
   timeoutMs?: number;
   concurrency?: number;
   quiet?: boolean;
-  json?: boolean;
 }
 
 /** Summary of a verify run. */
@@ -50,12 +55,21 @@ function positiveInt(name: string, v: string | number | undefined, dflt: number)
   return n;
 }
 
-/** Runs the verify command; resolves with the summary (also printed on stderr). */
+/** The human summary line of a verify run. */
+export function formatVerifySummary(summary: VerifySummary): string {
+  const kinds = Object.entries(summary.errorsByKind).map(([k, v]) => `${k}=${v}`).join(', ');
+  return `verify: n=${summary.n} correct=${summary.correct} accuracy=${(100 * summary.accuracy).toFixed(2)}% errors=${summary.errors}${kinds ? ` (${kinds})` : ''} bad_lines=${summary.badLines}`;
+}
+
+/** Runs the verify command; resolves with the summary (printing it is the caller's job). */
 export async function runVerify(o: VerifyCommandOptions): Promise<VerifySummary> {
   const mode = o.mode ?? 'math';
   if (mode !== 'math' && mode !== 'gsm8k') throw new Error(`--mode must be math or gsm8k, got '${mode}'`);
   const timeoutMs = positiveInt('timeout-ms', o.timeoutMs, 5000);
   const concurrency = positiveInt('concurrency', o.concurrency, Math.max(1, availableParallelism() - 1));
+  if (o.out && o.out !== '-' && resolve(o.out) === resolve(o.in)) {
+    throw new Error(`--out must differ from --in (${o.in}): writing would truncate the input while it is read`);
+  }
   const total = fileSize(o.in); // 0 for a missing file: readJsonl then names it
   const pool = new VerifierPool({ size: concurrency, timeoutMs, verifyOptions: { mode } });
   const writer = new JsonlWriter(o.out);
@@ -118,35 +132,28 @@ export async function runVerify(o: VerifyCommandOptions): Promise<VerifySummary>
     await writer.close();
   }
   summary.accuracy = summary.n ? summary.correct / summary.n : 0;
-  const kinds = Object.entries(summary.errorsByKind).map(([k, v]) => `${k}=${v}`).join(', ');
-  process.stderr.write(
-    o.json
-      ? `${JSON.stringify(summary)}\n`
-      : `verify: n=${summary.n} correct=${summary.correct} accuracy=${(100 * summary.accuracy).toFixed(2)}% errors=${summary.errors}${kinds ? ` (${kinds})` : ''} bad_lines=${summary.badLines}\n`,
-  );
   return summary;
 }
 
 export function register(program: Command): void {
-  program
-    .command('verify')
-    .description('Check predicted answers against gold answers (JSONL with gold, pred[, float_rounding])')
-    .requiredOption('--in <file>', 'input JSONL (.gz allowed)')
+  markRequiredInHelp(program.command('verify'))
+    .description('check predicted answers against gold answers (JSONL with gold, pred[, float_rounding])')
+    .requiredOption('--in <file>', 'input JSONL (.gz accepted)')
     .option('--out <file>', 'output JSONL (default: stdout)')
-    .option('--mode <mode>', 'math | gsm8k', 'math')
-    .option('--timeout-ms <n>', 'hard time limit per check', '5000')
-    .option('--concurrency <c>', 'worker threads (default: cores - 1)')
+    .addOption(new Option('--mode <mode>', 'answer format').choices(['math', 'gsm8k']).default('math'))
+    .option('--timeout-ms <n>', 'hard time limit per check in ms', intArg('--timeout-ms', 1), 5000)
+    .option('--concurrency <c>', 'worker threads (default: cores - 1)', intArg('--concurrency', 1))
     .option('--quiet', 'no progress output')
-    .option('--json', 'print the summary as one JSON object (on stderr)')
-    .action(async (opts: { in: string; out?: string; mode: string; timeoutMs: string; concurrency?: string; quiet?: boolean; json?: boolean }) => {
-      await runVerify({
+    .option('--json', JSONL_SUMMARY_JSON_HELP)
+    .action(async (opts: { in: string; out?: string; mode: 'math' | 'gsm8k'; timeoutMs: number; concurrency?: number; quiet?: boolean; json?: boolean }) => {
+      const summary = await runVerify({
         in: opts.in,
         out: opts.out,
-        mode: opts.mode as 'math' | 'gsm8k',
-        timeoutMs: positiveInt('timeout-ms', opts.timeoutMs, 5000),
-        concurrency: opts.concurrency === undefined ? undefined : positiveInt('concurrency', opts.concurrency, 1),
+        mode: opts.mode,
+        timeoutMs: opts.timeoutMs,
+        concurrency: opts.concurrency,
         quiet: opts.quiet,
-        json: opts.json,
       });
+      writeSummary(opts, summary, formatVerifySummary(summary));
     });
 }
