@@ -145,7 +145,7 @@ export function difference(a: { mean: number; stderr: number }, b: { mean: numbe
 
 function fmtDiff(d: { delta: number; stderr: number; clear: boolean }, unit = ''): string {
   const sign = d.delta >= 0 ? '+' : '';
-  if (!(d.stderr > 0)) return `Δ = ${sign}${d.delta.toFixed(1)}${unit} (one seed: no standard error, so no significance)`;
+  if (!(d.stderr > 0)) return `Δ = ${sign}${d.delta.toFixed(1)}${unit} (no spread over seeds, or one seed: no standard error, so no significance test)`;
   return `Δ = ${sign}${d.delta.toFixed(1)}${unit} ± ${d.stderr.toFixed(1)}${unit} (${d.clear ? 'more than 2 stderr' : 'within 2 stderr: not distinguishable at this number of seeds'})`;
 }
 

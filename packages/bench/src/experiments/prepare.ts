@@ -41,7 +41,9 @@ function versions(task: 'math' | 'safety'): Record<string, number> {
 
 /** Cache key of the SFT base of a pipeline. */
 export function baseKey(cfg: PipelineConfig, backend: string): unknown {
-  return { kind: 'sft-base', task: cfg.task, data: cfg.data, model: cfg.model, sft: cfg.sft, backend, versions: versions(cfg.task) };
+  // The RL prompt pool is drawn after the demonstrations and does not change them.
+  const data = cfg.task === 'math' ? { ...cfg.data, rlPromptsPerTier: undefined } : cfg.data;
+  return { kind: 'sft-base', task: cfg.task, data, model: cfg.model, sft: cfg.sft, backend, versions: versions(cfg.task) };
 }
 
 /** Cache key of the reward model of a safety pipeline. */

@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { defaultConfigs, formatDuration, reproduce } from '../../experiments/reproduce.js';
+import { intArg } from '../options.js';
 
 /** packages/bench/configs, from src/cli/commands or dist/cli/commands alike. */
 export function bundledConfigDir(): string {
@@ -23,16 +24,15 @@ export function register(program: Command): void {
     .option('--full', 'more seeds and steps')
     .option('--config <files...>', 'experiment config files instead of the bundled ones')
     .option('--out <dir>', 'report and run directories', 'reports')
-    .option('--workers <n>', 'parallel worker processes (default: min(2, cores))')
+    .option('--workers <n>', 'parallel worker processes (default: min(2, cores))', intArg('--workers', 1))
     .option('--cache <dir>', 'cache of SFT bases and reward models (default .cache/falign, or FALIGN_CACHE_DIR/experiments)')
     .option('--json', 'print one JSON summary object')
-    .action(async (o: { quick?: boolean; full?: boolean; config?: string[]; out: string; workers?: string; cache?: string; json?: boolean }) => {
+    .action(async (o: { quick?: boolean; full?: boolean; config?: string[]; out: string; workers?: number; cache?: string; json?: boolean }) => {
       if (o.quick && o.full) throw new Error('--quick and --full exclude each other');
       const mode = o.full ? 'full' : 'quick';
       const configs = o.config ?? defaultConfigs(bundledConfigDir(), mode);
       for (const c of configs) if (!existsSync(c)) throw new Error(`${c}: no such config file`);
-      const workers = o.workers === undefined ? Math.max(1, Math.min(2, availableParallelism())) : Number(o.workers);
-      if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers must be a positive integer, got "${o.workers}"`);
+      const workers = o.workers ?? Math.max(1, Math.min(2, availableParallelism()));
       const label = o.config ? 'custom' : mode;
       const s = await reproduce({ configs, outDir: o.out, workers, cacheRoot: o.cache, mode: label });
       if (o.json) {

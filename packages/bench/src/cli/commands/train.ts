@@ -5,9 +5,10 @@
 import type { Command } from 'commander';
 import { runConfigFile } from '../../experiments/run-config.js';
 import { summaryLine } from './run.js';
+import { markRequiredInHelp } from '../options.js';
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('train')
     .description('train one stage from a pipeline config and save the policy (falign:DIR checkpoint)')
     .requiredOption('--config <file>', 'pipeline config with exactly one stage')
@@ -24,4 +25,5 @@ export function register(program: Command): void {
       }
       process.stdout.write(`trained ${s.result.name} in ${s.result.wallSeconds.toFixed(0)}s; policy: falign:${checkpoint}\n${summaryLine(s.result.final)}\n`);
     });
+  markRequiredInHelp(cmd);
 }
