@@ -63,7 +63,7 @@ describe('falign eval on every task (tiny in-process falign checkpoint)', () => 
     it(task, async () => {
       const out = join(tmp, 'runs', task);
       const before = tf.memory().numTensors;
-      const r = json(await falign('eval', '--task', task, '--model', `falign:${ckpt}`, '--limit', '2', '--max-new-tokens', '4', '--out', out, '--json', ...extra));
+      const r = json(await falign('eval', '--task', task, '--model', `falign:${ckpt}`, '--limit', '2', '--max-new-tokens', '4', '--backend', 'cpu', '--out', out, '--json', ...extra));
       expect(tf.memory().numTensors).toBe(before);
       expect(r.task).toBe(task);
       expect(r.n).toEqual({ docs: 2, complete_docs: 2, samples: 2, samples_per_doc: 1 });
