@@ -7,6 +7,8 @@
 export type AdvantageMode = 'group' | 'batch' | 'none';
 
 /** Default ε of the std denominator: TRL's 1e-4 (verl uses 1e-6, OpenRLHF 1e-9). */
+import { assertFiniteNumbers } from './validate.js';
+
 export const DEFAULT_ADVANTAGE_EPS = 1e-4;
 
 function validate(rewards: readonly (number | null)[], groupSize: number, where: string): void {
@@ -76,4 +78,31 @@ export function fracRewardZeroStd(rewards: readonly (number | null)[], groupSize
     if (n < 2 || std === 0) zero++;
   }
   return zero / groups;
+}
+
+/**
+ * The advantages a sequence-level loss uses: the caller's precomputed `advantages` (checked), or
+ * {@link groupAdvantages} of `rewards`; plus the fraction of zero-variance groups when rewards are
+ * known (NaN otherwise). Errors name the loss and the field.
+ */
+export function resolveAdvantages(
+  lossName: string,
+  batch: { advantages?: readonly number[]; rewards?: readonly (number | null)[] },
+  n: number,
+  groupSize: number,
+  mode: AdvantageMode,
+  eps: number,
+): { advantages: number[]; zeroStd: number } {
+  let advantages: number[];
+  if (batch.advantages) {
+    if (batch.advantages.length !== n) throw new Error(`${lossName}: advantages has ${batch.advantages.length} entries, expected ${n}`);
+    assertFiniteNumbers(lossName, 'advantages', batch.advantages);
+    advantages = [...batch.advantages];
+  } else {
+    if (!batch.rewards) throw new Error(`${lossName}: give rewards or advantages`);
+    if (batch.rewards.length !== n) throw new Error(`${lossName}: rewards has ${batch.rewards.length} entries, expected ${n}`);
+    advantages = groupAdvantages(batch.rewards, groupSize, mode, eps);
+  }
+  const zeroStd = batch.rewards && batch.rewards.length === n ? fracRewardZeroStd(batch.rewards, groupSize) : NaN;
+  return { advantages, zeroStd };
 }

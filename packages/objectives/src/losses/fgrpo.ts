@@ -12,8 +12,8 @@ import { tf } from '@falign/core';
 import { stopGradient } from './stop-gradient.js';
 import { resolveDivergence } from '../divergences/registry.js';
 import type { DivergenceDefinition } from '../divergences/types.js';
-import { DEFAULT_ADVANTAGE_EPS, fracRewardZeroStd, groupAdvantages, type AdvantageMode } from './advantages.js';
-import { assertFiniteNumbers, assertFiniteTensor, assertOption, assertShape } from './validate.js';
+import { DEFAULT_ADVANTAGE_EPS, resolveAdvantages, type AdvantageMode } from './advantages.js';
+import { assertFiniteTensor, assertOption, assertShape } from './validate.js';
 
 /** Sequence-level inputs of f-GRPO; N = prompts × groupSize, each prompt's group contiguous. */
 export interface FgrpoBatch {
@@ -147,19 +147,7 @@ export function fgrpoTerms(batch: FgrpoBatch, options: FgrpoOptions): FgrpoTerms
     assertFiniteTensor(NAME, 'oldLogp', batch.oldLogp);
   }
 
-  let advantages: number[];
-  let zeroStd = NaN;
-  if (batch.advantages) {
-    if (batch.advantages.length !== n) throw new Error(`${NAME}: advantages has ${batch.advantages.length} entries, expected ${n}`);
-    assertFiniteNumbers(NAME, 'advantages', batch.advantages);
-    advantages = [...batch.advantages];
-    if (batch.rewards) zeroStd = fracRewardZeroStd(batch.rewards, groupSize);
-  } else {
-    if (!batch.rewards) throw new Error(`${NAME}: give rewards or advantages`);
-    if (batch.rewards.length !== n) throw new Error(`${NAME}: rewards has ${batch.rewards.length} entries, expected ${n}`);
-    advantages = groupAdvantages(batch.rewards, groupSize, options.advantage ?? 'group', eps);
-    zeroStd = fracRewardZeroStd(batch.rewards, groupSize);
-  }
+  const { advantages, zeroStd } = resolveAdvantages(NAME, batch, n, groupSize, options.advantage ?? 'group', eps);
   let lengths: number[] | undefined;
   if (options.lengthNormalize) {
     if (!options.lengths || options.lengths.length !== n) throw new Error(`${NAME}: lengthNormalize needs lengths with ${n} entries`);

@@ -8,8 +8,8 @@
  */
 import { tf } from '@falign/core';
 import { stopGradient } from './stop-gradient.js';
-import { DEFAULT_ADVANTAGE_EPS, fracRewardZeroStd, groupAdvantages, type AdvantageMode } from './advantages.js';
-import { assertFiniteNumbers, assertFiniteTensor, assertOption, assertShape } from './validate.js';
+import { DEFAULT_ADVANTAGE_EPS, resolveAdvantages, type AdvantageMode } from './advantages.js';
+import { assertFiniteTensor, assertOption, assertShape } from './validate.js';
 
 /** How per-token losses are reduced to a scalar. */
 export type GrpoLossType = 'grpo' | 'bnpo' | 'dr_grpo' | 'dapo';
@@ -111,17 +111,14 @@ export function grpoTerms(batch: GrpoBatch, options: GrpoOptions = {}): GrpoTerm
   const numItems = options.numItemsInBatch ?? activeTokens;
   if (lossType === 'dapo') assertOption(NAME, 'numItemsInBatch', numItems, 1);
 
-  let advantages: number[];
-  let zeroStd = NaN;
-  if (batch.advantages) {
-    if (batch.advantages.length !== n) throw new Error(`${NAME}: advantages has ${batch.advantages.length} entries, expected ${n}`);
-    assertFiniteNumbers(NAME, 'advantages', batch.advantages);
-    advantages = [...batch.advantages];
-  } else {
-    if (!batch.rewards || batch.rewards.length !== n) throw new Error(`${NAME}: rewards must have ${n} entries`);
-    advantages = groupAdvantages(batch.rewards, groupSize, options.scaleRewards ?? 'group', options.eps ?? DEFAULT_ADVANTAGE_EPS);
-    zeroStd = fracRewardZeroStd(batch.rewards, groupSize);
-  }
+  const { advantages, zeroStd } = resolveAdvantages(
+    NAME,
+    batch,
+    n,
+    groupSize,
+    options.scaleRewards ?? 'group',
+    options.eps ?? DEFAULT_ADVANTAGE_EPS,
+  );
 
   let clip = { low: 0, high: 0, region: 0 };
   let kl: number | null = null;
