@@ -56,6 +56,35 @@ describe.each([
     m.dispose();
   });
 
+  it('KV cache alternating chunks and single steps matches the full forward; get() returns the cached keys', () => {
+    const m = new DecoderLM(cfg, { seed: 8 });
+    const B = 2;
+    const T = 11;
+    const ids = randomIds(B, T, cfg.vocabSize, 9);
+    const full = m.forward(ids);
+    const cache = m.createCache(B);
+    const parts: tf.Tensor[] = [];
+    let t = 0;
+    for (const n of [3, 1, 1, 2, 1, 1, 2]) {
+      parts.push(m.forward(tf.slice(ids, [0, t], [B, n]) as tf.Tensor2D, { cache }));
+      t += n;
+      const kv = cache.get(1)!;
+      expect(kv.k.shape).toEqual([B, cfg.nKvHeads ?? cfg.nHeads, t, cfg.dModel / cfg.nHeads]);
+      expect(kv.v.shape).toEqual(kv.k.shape);
+    }
+    expect(t).toBe(T);
+    expect(maxAbsDiff(tf.concat(parts, 1), full)).toBeLessThan(1e-5);
+    // Keys of the last layer from the cache equal those of one prefill of the whole sequence.
+    const ref = m.createCache(B);
+    m.forward(ids, { cache: ref });
+    const L = cfg.nLayers - 1;
+    expect(maxAbsDiff(cache.get(L)!.k, ref.get(L)!.k)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(cache.get(L)!.v, ref.get(L)!.v)).toBeLessThan(1e-5);
+    ref.dispose();
+    cache.dispose();
+    m.dispose();
+  });
+
   it('left-padded rows with attentionMask and positions equal the unpadded single-row forward', () => {
     const m = new DecoderLM(cfg, { seed: 5 });
     const rowA = [3, 1, 4, 1, 5, 9];

@@ -145,6 +145,11 @@ export class RopeTables {
     };
   }
 
+  /** The full cos/sin tables [maxSeqLen, hd] (owned by this object: do not dispose). */
+  tables(): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
+    return { cos: this.cos, sin: this.sin };
+  }
+
   /** x·cos + rotate_half(x)·sin for x [B, T, n, hd]. */
   apply(x: T, cos: T, sin: T): T {
     const x2 = tf.reshape(x, [-1, this.headDim]) as tf.Tensor2D;

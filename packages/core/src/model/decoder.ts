@@ -13,11 +13,21 @@ import { Rng } from '../rng.js';
 import type { ModelConfig } from '../types.js';
 import { resolveConfig } from './config.js';
 import { KVCache } from './kv-cache.js';
-import { geluTanh, layerNorm, linear, rmsNorm, silu } from './ops.js';
+import { geluTanh, layerNorm, linear, recording, rmsNorm, silu } from './ops.js';
+import {
+  fusedAddNorm,
+  fusedAvailable,
+  fusedDecodeAttn,
+  fusedEmbed,
+  fusedNorm,
+  registerFusedKernels,
+} from '../kernels/fused.js';
 import { hfShape, paramSpecs, type ParamSpec } from './params.js';
 import { causalBias, attend, groupedBias, RopeTables } from './attention.js';
 
 export { KVCache };
+
+registerFusedKernels();
 
 /** Options of {@link DecoderLM.forward} / {@link DecoderLM.hidden}. */
 export interface ForwardOptions {
@@ -53,6 +63,8 @@ export class DecoderLM {
   private readonly params = new Map<string, tf.Variable>();
   private readonly rope: RopeTables | null;
   private readonly headDim: number;
+  /** Inference-time transpose of a tied embedding ([D, V]) and the weight data it was made from. */
+  private headT: { src: object; t: tf.Tensor } | null = null;
   private disposed = false;
 
   constructor(config: ModelConfig, opts: DecoderOptions & { [FROM_TENSORS]?: Map<string, tf.Tensor> } = {}) {
@@ -83,6 +95,9 @@ export class DecoderLM {
     }
     this.rope =
       this.config.arch === 'llama' ? new RopeTables(this.config.maxSeqLen, this.headDim, this.config.ropeTheta) : null;
+    // Made eagerly so that the tensor count stays constant across inference calls (it is only
+    // replaced, one for one, when the weights change).
+    if (this.config.tieEmbeddings) this.tiedHeadWeight();
   }
 
   /** Trainable variables in a stable order (empty for a frozen model). */
@@ -193,6 +208,8 @@ export class DecoderLM {
     if (this.disposed) return;
     for (const v of this.params.values()) v.dispose();
     this.params.clear();
+    this.headT?.t.dispose();
+    this.headT = null;
     this.rope?.dispose();
     this.disposed = true;
   }
@@ -201,7 +218,7 @@ export class DecoderLM {
   forward(ids: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D {
     return tf.tidy(() => {
       const [B, T] = ids.shape;
-      const h = this.run(ids, opts);
+      const h = this.body(ids, opts);
       return tf.reshape(this.head(h), [B, T, this.config.vocabSize]) as tf.Tensor3D;
     });
   }
@@ -210,7 +227,7 @@ export class DecoderLM {
   hidden(ids: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D {
     return tf.tidy(() => {
       const [B, T] = ids.shape;
-      return tf.reshape(this.run(ids, opts), [B, T, this.config.dModel]) as tf.Tensor3D;
+      return tf.reshape(this.body(ids, opts), [B, T, this.config.dModel]) as tf.Tensor3D;
     });
   }
 
@@ -218,8 +235,20 @@ export class DecoderLM {
   head(h: tf.Tensor): tf.Tensor {
     const c = this.config;
     if (!c.tieEmbeddings) return linear(h, this.p('lm_head.weight'));
+    if (!recording()) return linear(h, this.tiedHeadWeight());
     const emb = this.p(c.arch === 'gpt2' ? 'transformer.wte.weight' : 'model.embed_tokens.weight');
     return linear(h, tf.transpose(emb));
+  }
+
+  /** The tied embedding transposed to [D, V], cached while the embedding's data is unchanged. */
+  private tiedHeadWeight(): tf.Tensor {
+    const emb = this.p(this.config.arch === 'gpt2' ? 'transformer.wte.weight' : 'model.embed_tokens.weight');
+    if (this.headT === null || this.headT.src !== emb.dataId) {
+      const t = tf.keep(tf.transpose(emb));
+      this.headT?.t.dispose();
+      this.headT = { src: emb.dataId, t };
+    }
+    return this.headT.t;
   }
 
   private p(key: string): tf.Variable {
@@ -257,6 +286,105 @@ export class DecoderLM {
       }
     }
     return { B, T, past };
+  }
+
+  /** Hidden states [B·T, D] after the final norm: fused kernels at inference where available. */
+  private body(ids: tf.Tensor2D, opts: ForwardOptions): tf.Tensor {
+    return !recording() && fusedAvailable() ? this.runFused(ids, opts) : this.run(ids, opts);
+  }
+
+  /**
+   * The decoder body at inference with the fused kernels of kernels/fused.ts (same math as
+   * {@link run}): embeddings in one kernel, residual adds fused into one kernel per norm, and for
+   * one-token steps a single attention kernel that appends to the cache's buffers in place.
+   */
+  private runFused(ids: tf.Tensor2D, opts: ForwardOptions): tf.Tensor {
+    const { B, T, past } = this.validate(ids, opts);
+    const c = this.config;
+    const hd = this.headDim;
+    const H = c.nHeads;
+    const Hkv = c.nKvHeads;
+    const eps = c.normEps;
+    const cache = opts.cache;
+    const gpt = c.arch === 'gpt2';
+    const flatIds = tf.reshape(ids, [B * T]);
+    const flatPos = opts.positions ? tf.reshape(opts.positions, [B * T]) : null;
+    const decode = T === 1;
+
+    let attention: (layer: number, qkv: tf.Tensor) => tf.Tensor;
+    if (decode) {
+      const m = opts.attentionMask;
+      const mask = m ? (m.dtype === 'float32' || m.dtype === 'int32' ? m : tf.cast(m, 'float32')) : null;
+      const rope = this.rope ? { ...this.rope.tables(), pos: flatPos } : null;
+      attention = (layer, qkv) => {
+        // The kernel appends the new key/value in place: to the cache's buffers, or to scratch.
+        const buf = cache ? cache.buffer(layer, past + 1, [B, Hkv, hd]) : { k: tf.zeros([B, Hkv, 1, hd]), v: tf.zeros([B, Hkv, 1, hd]) };
+        const a = fusedDecodeAttn(qkv, buf.k, buf.v, mask, rope, { H, Hkv, hd, past });
+        cache?.wrote(layer, past + 1);
+        return a;
+      };
+    } else {
+      const bias = groupedBias(causalBias(B, T, past, opts.attentionMask), H / Hkv);
+      const toHeads = (x: tf.Tensor, n: number) => tf.transpose(tf.reshape(x, [B, T, n, hd]), [0, 2, 1, 3]);
+      const fromHeads = (x: tf.Tensor) => tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [B * T, H * hd]);
+      const withCache = (layer: number, k: tf.Tensor, v: tf.Tensor) => {
+        if (!cache) return { k, v };
+        const prev = cache.get(layer);
+        const kAll = (prev ? tf.concat([prev.k, k], 2) : k) as tf.Tensor4D;
+        const vAll = (prev ? tf.concat([prev.v, v], 2) : v) as tf.Tensor4D;
+        cache.set(layer, kAll, vAll);
+        return { k: kAll, v: vAll };
+      };
+      const rope = this.rope;
+      const cs = rope ? rope.at(B, T, past, opts.positions) : null;
+      attention = (layer, qkv) => {
+        const [q, k, v] = tf.split(qkv, [H * hd, Hkv * hd, Hkv * hd], 1);
+        let qh: tf.Tensor;
+        let kh: tf.Tensor;
+        if (rope && cs) {
+          qh = tf.transpose(rope.apply(tf.reshape(q, [B, T, H, hd]), cs.cos, cs.sin), [0, 2, 1, 3]);
+          kh = tf.transpose(rope.apply(tf.reshape(k, [B, T, Hkv, hd]), cs.cos, cs.sin), [0, 2, 1, 3]);
+        } else {
+          qh = toHeads(q, H);
+          kh = toHeads(k, Hkv);
+        }
+        const kv = withCache(layer, kh, toHeads(v, Hkv));
+        return fromHeads(attend(qh, kv.k, kv.v, bias));
+      };
+    }
+
+    const norm = (x: tf.Tensor, pending: tf.Tensor | null, g: string, b: string | null): [tf.Tensor, tf.Tensor] => {
+      const gamma = this.p(g);
+      const beta = b === null ? null : this.p(b);
+      return pending ? fusedAddNorm(x, pending, gamma, beta, eps) : [x, fusedNorm(x, gamma, beta, eps)];
+    };
+    let x: tf.Tensor;
+    let pending: tf.Tensor | null = null;
+    let h: tf.Tensor;
+    if (gpt) {
+      x = fusedEmbed(flatIds, this.p('transformer.wte.weight'), this.p('transformer.wpe.weight'), flatPos, past, T);
+      for (let i = 0; i < c.nLayers; i++) {
+        const pre = `transformer.h.${i}`;
+        [x, h] = norm(x, pending, `${pre}.ln_1.weight`, `${pre}.ln_1.bias`);
+        const a = attention(i, linear(h, this.p(`${pre}.attn.c_attn.weight`), this.p(`${pre}.attn.c_attn.bias`)));
+        [x, h] = norm(x, linear(a, this.p(`${pre}.attn.c_proj.weight`), this.p(`${pre}.attn.c_proj.bias`)), `${pre}.ln_2.weight`, `${pre}.ln_2.bias`);
+        const m = geluTanh(linear(h, this.p(`${pre}.mlp.c_fc.weight`), this.p(`${pre}.mlp.c_fc.bias`)));
+        pending = linear(m, this.p(`${pre}.mlp.c_proj.weight`), this.p(`${pre}.mlp.c_proj.bias`));
+      }
+      if (cache) cache.advance(T);
+      return norm(x, pending, 'transformer.ln_f.weight', 'transformer.ln_f.bias')[1];
+    }
+    x = fusedEmbed(flatIds, this.p('model.embed_tokens.weight'), null, null, past, T);
+    for (let i = 0; i < c.nLayers; i++) {
+      const pre = `model.layers.${i}`;
+      [x, h] = norm(x, pending, `${pre}.input_layernorm.weight`, null);
+      const a = attention(i, linear(h, this.p(`${pre}.self_attn.qkv`)));
+      [x, h] = norm(x, linear(a, this.p(`${pre}.self_attn.o_proj.weight`)), `${pre}.post_attention_layernorm.weight`, null);
+      const [g, u] = tf.split(linear(h, this.p(`${pre}.mlp.gate_up`)), 2, 1);
+      pending = linear(tf.mul(silu(g), u), this.p(`${pre}.mlp.down_proj.weight`));
+    }
+    if (cache) cache.advance(T);
+    return norm(x, pending, 'model.norm.weight', null)[1];
   }
 
   /** The decoder body: hidden states [B·T, D] after the final norm. */

@@ -1,8 +1,20 @@
 /**
  * Per-layer key/value cache for incremental decoding. The cache owns its tensors: `forward`
  * replaces them (disposing the old ones) as it appends, and `dispose()` frees them.
+ *
+ * One-token decoding steps (DecoderLM's fused inference path) keep each layer in a capacity
+ * buffer [B, nKvHeads, capacity, headDim] that the attention kernel fills in place, row by row,
+ * instead of concatenating (copying) the whole cache every step; the buffer grows geometrically.
+ * `get` then returns a slice of the filled rows, made on demand and kept until the next write.
  */
 import { tf } from '../backend.js';
+
+interface Buffer {
+  k: tf.Tensor4D;
+  v: tf.Tensor4D;
+  /** Rows filled (the layer's cached length). */
+  filled: number;
+}
 
 /** Keys and values of every layer, each [B, nKvHeads, length, headDim]. */
 export class KVCache {
@@ -10,6 +22,7 @@ export class KVCache {
   readonly batchSize: number;
   private readonly keys: (tf.Tensor4D | null)[];
   private readonly values: (tf.Tensor4D | null)[];
+  private readonly buffers: (Buffer | null)[];
   private len = 0;
   private disposed = false;
 
@@ -18,6 +31,7 @@ export class KVCache {
     this.batchSize = batchSize;
     this.keys = new Array<tf.Tensor4D | null>(nLayers).fill(null);
     this.values = new Array<tf.Tensor4D | null>(nLayers).fill(null);
+    this.buffers = new Array<Buffer | null>(nLayers).fill(null);
   }
 
   /** Number of cached positions (Tpast). */
@@ -33,6 +47,13 @@ export class KVCache {
   /** Cached keys/values of `layer`, or null while empty. Owned by the cache: do not dispose. */
   get(layer: number): { k: tf.Tensor4D; v: tf.Tensor4D } | null {
     this.assertAlive();
+    const buf = this.buffers[layer];
+    if (buf && this.keys[layer] === null) {
+      const [B, G, , hd] = buf.k.shape;
+      const size: [number, number, number, number] = [B, G, buf.filled, hd];
+      this.keys[layer] = tf.keep(tf.slice(buf.k, [0, 0, 0, 0], size));
+      this.values[layer] = tf.keep(tf.slice(buf.v, [0, 0, 0, 0], size));
+    }
     const k = this.keys[layer];
     const v = this.values[layer];
     return k && v ? { k, v } : null;
@@ -50,6 +71,41 @@ export class KVCache {
     this.values[layer] = tf.keep(v);
     if (oldK && oldK !== k) oldK.dispose();
     if (oldV && oldV !== v) oldV.dispose();
+    this.dropBuffer(layer);
+  }
+
+  /**
+   * Capacity buffers of `layer` with room for at least `rows` rows, holding the cached rows
+   * first (grown, copied from the current tensors, or zeros of `dims` [B, nKvHeads, headDim]
+   * when empty). The caller writes rows in place and then calls {@link wrote}. Internal to
+   * DecoderLM.forward.
+   */
+  buffer(layer: number, rows: number, dims: [number, number, number]): { k: tf.Tensor4D; v: tf.Tensor4D } {
+    this.assertAlive();
+    const buf = this.buffers[layer];
+    if (buf && buf.k.shape[2] >= rows) return buf;
+    const src = buf ?? (this.keys[layer] && this.values[layer] ? { k: this.keys[layer]!, v: this.values[layer]!, filled: this.keys[layer]!.shape[2] } : null);
+    const filled = src ? src.filled : 0;
+    const cap = rows + Math.max(16, rows);
+    const grow = (t: tf.Tensor4D | undefined): tf.Tensor4D =>
+      tf.keep<tf.Tensor4D>(
+        t
+          ? (tf.pad(t, [[0, 0], [0, 0], [0, cap - t.shape[2]], [0, 0]]) as tf.Tensor4D)
+          : (tf.zeros([dims[0], dims[1], cap, dims[2]], 'float32') as tf.Tensor4D),
+      );
+    const next: Buffer = { k: grow(src?.k), v: grow(src?.v), filled };
+    this.dropBuffer(layer);
+    this.dropExact(layer);
+    this.buffers[layer] = next;
+    return next;
+  }
+
+  /** Records that rows up to `filled` of the layer's buffer were written (drops stale slices). */
+  wrote(layer: number, filled: number): void {
+    const buf = this.buffers[layer];
+    if (!buf) throw new Error('KVCache.wrote: the layer has no buffer');
+    buf.filled = filled;
+    this.dropExact(layer);
   }
 
   /** Records that `n` positions were appended to every layer. Internal to DecoderLM.forward. */
@@ -59,11 +115,27 @@ export class KVCache {
 
   /** Frees all cached tensors; the cache cannot be used afterwards. */
   dispose(): void {
-    for (const t of [...this.keys, ...this.values]) t?.dispose();
-    this.keys.fill(null);
-    this.values.fill(null);
+    for (let i = 0; i < this.keys.length; i++) {
+      this.dropExact(i);
+      this.dropBuffer(i);
+    }
     this.len = 0;
     this.disposed = true;
+  }
+
+  private dropExact(layer: number): void {
+    this.keys[layer]?.dispose();
+    this.values[layer]?.dispose();
+    this.keys[layer] = null;
+    this.values[layer] = null;
+  }
+
+  private dropBuffer(layer: number): void {
+    const buf = this.buffers[layer];
+    if (!buf) return;
+    buf.k.dispose();
+    buf.v.dispose();
+    this.buffers[layer] = null;
   }
 
   private assertAlive(): void {
