@@ -248,6 +248,18 @@ export function createRefusalJudge(spec: RefusalPresetName | RefusalJudgeOptions
   }
   const openingSentences = opts.openingSentences ?? DEFAULT_OPENING_SENTENCES;
   const openingChars = opts.openingChars ?? DEFAULT_OPENING_CHARS;
+  // The user's own phrases/patterns, matched with the default judge's conventions (opening text,
+  // case-insensitive, quotes normalised); used alone or on top of the default judge.
+  const userList = () => ({
+    phrases: opts.phrases ?? [],
+    patterns: opts.patterns ?? [],
+    mode: opts.mode ?? ('opening' as const),
+    caseSensitive: opts.caseSensitive ?? false,
+    normalizeQuotes: opts.normalizeQuotes ?? true,
+    strip: false,
+    openingSentences,
+    openingChars,
+  });
   const base = opts.extends;
 
   if (base === 'default') {
@@ -257,18 +269,7 @@ export function createRefusalJudge(spec: RefusalPresetName | RefusalJudgeOptions
       openingSentences,
       openingChars,
       refusalThenComply: opts.refusalThenComply ?? 'compliance',
-      extra: hasExtra
-        ? {
-            phrases: opts.phrases ?? [],
-            patterns: opts.patterns ?? [],
-            mode: opts.mode ?? 'opening',
-            caseSensitive: opts.caseSensitive ?? false,
-            normalizeQuotes: opts.normalizeQuotes ?? true,
-            strip: false,
-            openingSentences,
-            openingChars,
-          }
-        : null,
+      extra: hasExtra ? userList() : null,
     });
   }
   if (base !== undefined) {
@@ -288,14 +289,5 @@ export function createRefusalJudge(spec: RefusalPresetName | RefusalJudgeOptions
   if ((opts.phrases?.length ?? 0) === 0 && (opts.patterns?.length ?? 0) === 0) {
     throw new Error("createRefusalJudge: give 'phrases' or 'patterns', or 'extends' a preset");
   }
-  return listJudge(opts.name ?? 'custom', {
-    phrases: opts.phrases ?? [],
-    patterns: opts.patterns ?? [],
-    mode: opts.mode ?? 'opening',
-    caseSensitive: opts.caseSensitive ?? false,
-    normalizeQuotes: opts.normalizeQuotes ?? true,
-    strip: false,
-    openingSentences,
-    openingChars,
-  });
+  return listJudge(opts.name ?? 'custom', userList());
 }

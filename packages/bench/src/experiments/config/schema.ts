@@ -202,11 +202,14 @@ export type EvalConfig = z.infer<typeof evalSchema>;
 
 const backend = z.enum(['auto', 'wasm', 'cpu', 'webgpu', 'tensorflow']).default('wasm');
 
+/** A name used as a directory name: non-empty, letters, digits, ".", "_" and "-" only. */
+const safeName = z.string().min(1).regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, ".", "_" and "-" only');
+
 /** The part of a pipeline that depends on the task. */
 const pipelineBase = {
   /** Free text for humans (ignored). */
   $comment: z.string().optional(),
-  name: z.string().min(1).regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, ".", "_" and "-" only'),
+  name: safeName,
   backend,
   seed: z.number().int().default(1),
   model: modelSchema,
@@ -229,7 +232,7 @@ export const methodSchema = z
   .object({
     name: z.string().min(1),
     /** Directory-safe id; derived from the name when absent. */
-    id: z.string().regex(/^[A-Za-z0-9._-]+$/).optional(),
+    id: safeName.optional(),
     /** Stage fields that differ from the experiment's shared `training` block. */
     stage: z.record(z.string(), z.unknown()),
   })
@@ -240,7 +243,7 @@ export type MethodConfig = z.infer<typeof methodSchema>;
 const experimentBase = {
   /** Free text for humans (ignored). */
   $comment: z.string().optional(),
-  name: z.string().min(1).regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, ".", "_" and "-" only'),
+  name: safeName,
   backend,
   seeds: z.array(z.number().int()).min(1),
   model: modelSchema,
