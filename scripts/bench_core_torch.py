@@ -3,7 +3,8 @@
 docs/platform.md): GPT-2 style decoder, vocab 64, d 128, 4 layers, 4 heads, batch 16 x 64.
 
 Prints human lines on stderr and one JSON line on stdout:
-  {"train_tok_s": ..., "sample_tok_s": ..., "torch": "<version>"}
+  {"train_tok_s": ..., "sample_tok_s": ..., "gemm_gflops": ..., "blas": [loaded BLAS .so paths],
+   "train_tok_per_cpu_s": ..., "sample_tok_per_cpu_s": ... (per CPU-second of all threads), "torch": "<version>"}
 Run with /usr/bin/python3, OPENBLAS_NUM_THREADS=2 (core-bench.ts sets it); uses 1 torch thread.
 """
 import json
@@ -79,9 +80,11 @@ def bench_train(steps=8, warmup=3):
     model = GPT()
     opt = torch.optim.AdamW(model.parameters(), lr=3e-4)
     times = []
+    cpu = []
     for i in range(steps + warmup):
         batch = torch.randint(0, V, (B, T + 1))
         t0 = time.perf_counter()
+        c0 = time.process_time()
         logits = model(batch[:, :-1])
         loss = F.cross_entropy(logits.reshape(-1, V), batch[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
@@ -90,17 +93,20 @@ def bench_train(steps=8, warmup=3):
         opt.step()
         if i >= warmup:
             times.append(time.perf_counter() - t0)
-    return B * T / statistics.median(times)
+            cpu.append(time.process_time() - c0)
+    return B * T / statistics.median(times), B * T / statistics.median(cpu)
 
 
 @torch.no_grad()
 def bench_sample(repeats=3):
     model = GPT().eval()
     times = []
+    cpu = []
     for i in range(repeats + 1):
         g = torch.Generator().manual_seed(i)
         prompts = torch.randint(1, V, (B, PROMPT), generator=g)
         t0 = time.perf_counter()
+        c0 = time.process_time()
         caches = [dict() for _ in range(L)]
         logits = model(prompts, caches, 0)[:, -1]
         pos = PROMPT
@@ -111,12 +117,38 @@ def bench_sample(repeats=3):
                 pos += 1
         if i > 0:
             times.append(time.perf_counter() - t0)
-    return B * NEW / statistics.median(times)
+            cpu.append(time.process_time() - c0)
+    return B * NEW / statistics.median(times), B * NEW / statistics.median(cpu)
+
+
+def bench_gemm(n=512, repeats=10):
+    """GFLOP/s of an n^3 float32 GEMM: tells OpenBLAS (>50) from the reference BLAS (~5)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t0)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def blas_libraries():
+    """BLAS/LAPACK shared objects loaded into this process (Linux), e.g. .../openblas-pthread/libblas.so.3."""
+    try:
+        with open("/proc/self/maps") as f:
+            return sorted({l.split()[-1] for l in f if "blas" in l.lower()})
+    except OSError:
+        return []
 
 
 if __name__ == "__main__":
-    train = bench_train()
+    gemm = bench_gemm()
+    blas = blas_libraries()
+    print(f"torch {torch.__version__}: GEMM 512^3 {gemm:.1f} GFLOP/s", file=sys.stderr)
+    train, train_cpu = bench_train()
     print(f"torch {torch.__version__}: training {train:.0f} tok/s", file=sys.stderr)
-    sample = bench_sample()
+    sample, sample_cpu = bench_sample()
     print(f"torch {torch.__version__}: KV sampling 16x64 {sample:.0f} tok/s", file=sys.stderr)
-    print(json.dumps({"train_tok_s": train, "sample_tok_s": sample, "torch": torch.__version__}))
+    print(json.dumps({"train_tok_s": train, "sample_tok_s": sample, "gemm_gflops": gemm, "blas": blas,
+                      "train_tok_per_cpu_s": train_cpu, "sample_tok_per_cpu_s": sample_cpu, "torch": torch.__version__}))

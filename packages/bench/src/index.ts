@@ -26,6 +26,9 @@ export { startServer, type ServerOptions, type RunningServer } from './server/ap
 export { MicroBatcher, type ServablePolicy, type BatchSettings, type BatcherStats, type MicroBatcherOptions } from './server/batcher.js';
 export { chatTemplateFromFile, defaultChatTemplate, jinjaChatTemplate, type ChatTemplate, type TemplateMessage } from './server/chat-template.js';
 export { loadServablePolicy, type LoadServableOptions } from './server/load-policy.js';
+export { loadPolicyInWorker } from './server/worker-policy.js';
+export { fitPromptTail, countTokensUpTo, type FittedPrompt } from './server/prompt-fit.js';
+export { LineSkipper, formatSkipped, parseJsonText, portArg, probePort, requireInputFile, openOutputFile, type SkippedLines } from './util/errors.js';
 export { ApiError } from './server/errors.js';
 export { aggregateSeeds, validateTable, cellOf, type Cell, type Column, type Row, type ResultTable } from './report/table.js';
 export { relativeOverall, averageRank, fractionalRanks, type RelativeOverall, type AverageRank } from './report/summary.js';
@@ -47,3 +50,6 @@ export { readTrainingRun, trainingCurves, seedGroup, metricNames, isTrainingRun,
 
 // --- Experiments: generators, SFT/RM training, pipelines, reproduce (owner: experiments engineer) ---
 export * from './experiments/index.js';
+
+// Model-based safety judges (Llama Guard 3, WildGuard, HarmBench classifier) for --judge.
+export * from './judges/index.js';

@@ -114,8 +114,13 @@ describe('falign eval with llama2c:stories260K', () => {
 describe('falign data and errors', () => {
   it('data list --json and data check', async () => {
     const list = json(await falign('data', 'list', '--json'));
-    const files = list.datasets.flatMap((d: { files: unknown[] }) => d.files);
+    // The shared data dir holds the 7 benchmark datasets (13 files); xstest-completions (labelled
+    // refusal completions for the judge bench) lives in the cache where it was fetched, if anywhere.
+    type Listed = { name: string; files: unknown[] };
+    const inDataDir = list.datasets.filter((d: Listed) => d.name !== 'xstest-completions');
+    const files = inDataDir.flatMap((d: Listed) => d.files);
     expect(files.length).toBe(13);
+    expect(list.datasets.find((d: Listed) => d.name === 'xstest-completions')?.files).toHaveLength(5);
     expect(files.every((f: { present: boolean; verified: boolean; source: string }) => f.present && f.verified && f.source === 'data-dir')).toBe(true);
     const check = json(await falign('data', 'check', 'xstest', 'advbench', '--json'));
     expect(check).toMatchObject({ ok: true, checked: 3, missing: 0 });
@@ -129,7 +134,7 @@ describe('falign data and errors', () => {
     // --help marks the required options, as every command's does
     const help = await falign('eval', '--help');
     const flat = help.out.replace(/\s+/g, ' ');
-    expect(flat).toContain('--model <spec> llama2c:PATH.bin, falign:DIR or openai:URL#MODEL (required)');
+    expect(flat).toContain('--model <spec> llama2c:PATH.bin, falign:DIR, hf:DIR or openai:URL#MODEL (required)');
     expect(flat).toContain('salad-defense, harmbench (required)');
     expect(flat).toContain('(created; re-running resumes) (required)');
     expect(flat.match(/\(required\)/g)).toHaveLength(3);
@@ -138,7 +143,7 @@ describe('falign data and errors', () => {
     const tasks = json(await falign('eval', '--list-tasks', '--json'));
     expect(tasks.tasks.map((t: { id: string }) => t.id)).toContain('harmbench');
     const m = await falign('eval', '--task', 'xstest', '--model', 'weird:thing', '--out', join(tmp, 'y'));
-    expect(m.err).toContain('expected llama2c:PATH.bin, falign:DIR or openai:URL#MODEL');
+    expect(m.err).toContain('expected llama2c:PATH.bin, falign:DIR, hf:DIR or openai:URL#MODEL');
     const b = await falign('eval', '--task', 'xstest', '--model', `falign:${ckpt}`, '--out', join(tmp, 'z'), '--backend', 'tpu');
     expect(b.err).toContain('falign: --backend must be one of tensorflow, webgpu, wasm, cpu, got "tpu"');
     const s = await falign('eval', '--task', 'xstest', '--model', `falign:${ckpt}`, '--out', join(tmp, 'z'), '--seed', '1.5');

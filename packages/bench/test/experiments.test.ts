@@ -76,7 +76,7 @@ describe('experiment aggregation', () => {
     expect(best.claim).toContain('Pearson');
     expect(best.held).toBe(true);
     expect(claims.find((c) => c.claim.startsWith('Pearson χ² is the best'))!.held).toBe(true);
-    expect(claims.find((c) => c.claim.startsWith('RL training improves'))!.held).toBe(false);
+    expect(claims.find((c) => c.claim.startsWith('RL training with the task reward improves'))!.held).toBe(false);
   });
 
   it('difference stderr adds in quadrature and flags 2-stderr gaps', () => {
@@ -142,7 +142,7 @@ describe('safety scoring', () => {
 });
 
 describe('math verifier and cache keys', () => {
-  it('uses strict #### extraction', () => {
+  it('uses exact-format #### extraction', () => {
     expect(mathIsCorrect(7, '3+4=7\n#### 7')).toBe(true);
     expect(mathIsCorrect(7, '3+4=7')).toBe(false);
     expect(mathIsCorrect(7, '#### 8')).toBe(false);

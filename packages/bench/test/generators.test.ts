@@ -6,9 +6,13 @@ import {
   MATH_TIERS,
   generateMathData,
   generateMathSet,
+  carelessSteps,
+  carries,
+  formatSolution,
   tierSteps,
   type MathProblem,
 } from '../src/experiments/generators/math.js';
+import { Rng } from '@falign/core';
 import {
   buildPreferencePairs,
   buildSafetyDemonstrations,
@@ -22,39 +26,20 @@ import {
 import { taskTokenizer } from '../src/experiments/tokenizer.js';
 
 /**
- * Independent re-derivation of a problem's answer from its question text alone: the first
- * "<Name> has N <items>." sets the value, each "<Pronoun> <verb> N" adds or subtracts by the verb,
- * sentences about other people, ages, miles or clock times are distractors.
+ * Independent re-derivation of a problem's answer from its question text alone: an optional
+ * `<letter>=N; ` prefix is a distractor, the rest is a left-to-right chain of + and − on integers.
  */
 function solveFromText(question: string): { answer: number; distractors: number[]; steps: number } {
-  const sentences = question.split(/(?<=[.?])\s+/);
-  const first = /^([A-Z][a-z]+) has (\d+) [a-z]+\.$/.exec(sentences[0]);
-  if (!first) throw new Error(`unparsable opening: ${sentences[0]}`);
-  let value = Number(first[2]);
-  let steps = 0;
-  const distractors: number[] = [];
-  for (const s of sentences.slice(1)) {
-    const add = /^(?:He|She) (?:gets (\d+) more|buys (\d+)|finds (\d+)|is given (\d+))\.$/.exec(s);
-    const sub = /^(?:He|She) (?:loses (\d+)|gives away (\d+)|sells (\d+)|breaks (\d+))\.$/.exec(s);
-    const num = (m: RegExpExecArray) => Number(m.slice(1).find((x) => x !== undefined));
-    if (add) {
-      value += num(add);
-      steps++;
-    } else if (sub) {
-      value -= num(sub);
-      steps++;
-    } else if (/\?$/.test(s)) {
-      continue;
-    } else {
-      const d = /(\d+)/.exec(s);
-      if (!d) throw new Error(`unexpected sentence: ${s}`);
-      distractors.push(Number(d[1]));
-    }
-  }
-  return { answer: value, distractors, steps };
+  const m = /^(?:([a-z])=(\d+); )?(\d+)((?:[+-]\d+)+)$/.exec(question);
+  if (!m) throw new Error(`unparsable question: ${question}`);
+  const distractors = m[2] !== undefined ? [Number(m[2])] : [];
+  let value = Number(m[3]);
+  const ops = m[4].match(/[+-]\d+/g) ?? [];
+  for (const op of ops) value += Number(op);
+  return { answer: value, distractors, steps: ops.length };
 }
 
-describe('math word-problem generator', () => {
+describe('math chain generator', () => {
   it('is deterministic by seed and differs across seeds', () => {
     const a = generateMathSet({ tier: 't2', count: 30, seed: 7, split: 'train' });
     const b = generateMathSet({ tier: 't2', count: 30, seed: 7, split: 'train' });
@@ -96,21 +81,28 @@ describe('math word-problem generator', () => {
     }
   });
 
-  it('tiers differ as specified', () => {
+  it('tiers differ as specified; the answer space is large', () => {
     const t1 = generateMathSet({ tier: 't1', count: 200, seed: 5, split: 'x' });
     const t3 = generateMathSet({ tier: 't3', count: 200, seed: 5, split: 'x' });
     const d = generateMathSet({ tier: 'distractor', count: 200, seed: 5, split: 'x' });
-    // Tier 1: one step, answers of at most two digits.
-    expect(Math.max(...t1.map((p) => p.answer))).toBeLessThan(100);
-    expect(t1.every((p) => p.steps.length === 1 && p.distractors.length === 0)).toBe(true);
-    expect(t3.every((p) => p.steps.length === 3)).toBe(true);
-    // Distractor tier: one step plus one irrelevant number in the question.
+    expect(t1.every((p) => p.steps.length === 2 && p.distractors.length === 0)).toBe(true);
+    expect(t3.every((p) => p.steps.length === 4)).toBe(true);
+    // Steps add or subtract one digit 2–9 to a start of 10–99; about half carry or borrow.
+    for (const p of [...t1, ...t3]) for (const st of p.steps) expect(st.right >= 2 && st.right <= 9).toBe(true);
+    const carries = t1.flatMap((p) => p.steps).filter((st) => Math.floor(st.left / 10) !== Math.floor(st.result / 10)).length;
+    expect(carries / (2 * t1.length)).toBeGreaterThan(0.3);
+    // No lucky guesses: at least 80 distinct answers among 200 problems, none above 12 % of them.
+    const counts = new Map<number, number>();
+    for (const p of t1) counts.set(p.answer, (counts.get(p.answer) ?? 0) + 1);
+    expect(counts.size).toBeGreaterThan(80);
+    expect(Math.max(...counts.values())).toBeLessThan(0.12 * t1.length);
+    // Distractor tier: two steps plus one irrelevant number in the question.
     for (const p of d) {
-      expect(p.steps).toHaveLength(1);
+      expect(p.steps).toHaveLength(2);
       expect(p.distractors).toHaveLength(1);
       const numbers = (p.question.match(/\d+/g) ?? []).map(Number);
-      expect(numbers).toHaveLength(3);
-      expect(numbers).toContain(p.distractors[0]);
+      expect(numbers).toHaveLength(4);
+      expect(numbers[0]).toBe(p.distractors[0]);
     }
     const len = (xs: MathProblem[]) => xs.reduce((s, p) => s + p.question.length, 0) / xs.length;
     expect(len(t3)).toBeGreaterThan(len(t1));
@@ -131,6 +123,38 @@ describe('math word-problem generator', () => {
 
   it('rejects impossible requests with a clear error', () => {
     expect(() => generateMathSet({ tier: 't1', count: -1, seed: 1, split: 'a' })).toThrow(/count/);
+  });
+
+  it('the careless teacher forgets a carry at the given rate and only at carrying steps', () => {
+    const problems = generateMathSet({ tier: 't3', count: 400, seed: 9, split: 'x' });
+    const rng = new Rng(4);
+    let carrying = 0;
+    let dropped = 0;
+    for (const p of problems) {
+      const steps = carelessSteps(p, 0.6, rng);
+      expect(steps).toHaveLength(p.steps.length);
+      let value = p.steps[0].left;
+      for (const [k, st] of steps.entries()) {
+        expect(st.left).toBe(value); // the chain goes on from the teacher's own value
+        expect(st.right).toBe(p.steps[k].right);
+        const exact = st.op === '+' ? st.left + st.right : st.left - st.right;
+        if (carries({ left: st.left, result: exact })) {
+          carrying++;
+          if (st.result !== exact) {
+            dropped++;
+            expect(st.result).toBe(st.op === '+' ? exact - 10 : exact + 10);
+          }
+        } else {
+          expect(st.result).toBe(exact);
+        }
+        value = st.result;
+      }
+    }
+    expect(carrying).toBeGreaterThan(500);
+    expect(dropped / carrying).toBeGreaterThan(0.55);
+    expect(dropped / carrying).toBeLessThan(0.65);
+    // rate 0 is the exact solution
+    for (const p of problems.slice(0, 50)) expect(formatSolution(carelessSteps(p, 0, rng))).toBe(p.solution);
   });
 });
 

@@ -240,13 +240,13 @@ describe('reading runs', () => {
     ]);
     const t = evalRunsToTable(files.map(readEvalRun));
     expect(t.columns).toEqual([
-      { key: 'advbench/asr', label: 'advbench', higherIsBetter: false },
-      { key: 'gsm8k/exact_match,greedy', label: 'gsm8k', higherIsBetter: true },
+      { key: 'advbench/asr', label: 'advbench (asr)', higherIsBetter: false },
+      { key: 'gsm8k/exact_match,greedy', label: 'gsm8k (greedy)', higherIsBetter: true },
     ]);
     expect(t.rows.map((r) => r.name)).toEqual(['base', 'tuned']);
     expect(t.rows[1].cells['gsm8k/exact_match,greedy']).toEqual({ mean: 0.2, stderr: 0.07, n: 20 });
     const all = evalRunsToTable(files.map(readEvalRun), { allMetrics: true, rowBy: 'model' });
-    expect(all.columns.map((c) => c.label)).toEqual(['advbench', 'gsm8k exact_match,greedy', 'gsm8k exact_match,strict']);
+    expect(all.columns.map((c) => c.label)).toEqual(['advbench (asr)', 'gsm8k (greedy)', 'gsm8k (strict)']);
     expect(all.rows.map((r) => r.name)).toEqual(['stories260K', 'tuned']);
 
     const bad = join(tmp, 'bad');

@@ -43,18 +43,21 @@ describe('gsm8k', () => {
     expect(two.messages[1].content).toBe('a\n#### 1');
   });
 
-  it('scores strict (#### N) and flexible (last number) like lm-eval', () => {
+  it('scores strict-match and flexible-extract exactly like lm-eval, plus falign', () => {
     const doc = gsmDoc('q', 'work\n#### 1,000');
     expect(gsm8kTask.score(doc, 'so 1000 total.\n#### 1,000')).toEqual({
-      scores: { 'strict-match': 1, 'flexible-extract': 1 },
-      extracted: { 'strict-match': '1000', 'flexible-extract': '1000' },
+      scores: { 'strict-match': 1, 'flexible-extract': 1, falign: 1 },
+      extracted: { 'strict-match': '1000', 'flexible-extract': '1000', falign: '1000' },
     });
     const flex = gsm8kTask.score(doc, 'The answer is $1,000.');
-    expect(flex.scores).toEqual({ 'strict-match': 0, 'flexible-extract': 1 });
-    expect(flex.extracted?.['strict-match']).toBeNull();
-    expect(gsm8kTask.score(doc, 'First 7 apples, then 1000 in all').scores).toEqual({ 'strict-match': 0, 'flexible-extract': 1 });
-    expect(gsm8kTask.score(doc, 'It is 1000, or rather 999').scores).toEqual({ 'strict-match': 0, 'flexible-extract': 0 });
-    expect(gsm8kTask.score(doc, 'no idea').scores).toEqual({ 'strict-match': 0, 'flexible-extract': 0 });
+    expect(flex.scores).toEqual({ 'strict-match': 0, 'flexible-extract': 1, falign: 1 });
+    expect(flex.extracted?.['strict-match']).toBe('[invalid]');
+    expect(gsm8kTask.score(doc, 'First 7 apples, then 1000 in all').scores).toEqual({ 'strict-match': 0, 'flexible-extract': 1, falign: 1 });
+    expect(gsm8kTask.score(doc, 'It is 1000, or rather 999').scores).toEqual({ 'strict-match': 0, 'flexible-extract': 0, falign: 0 });
+    expect(gsm8kTask.score(doc, 'no idea').scores).toEqual({ 'strict-match': 0, 'flexible-extract': 0, falign: 0 });
+    // lm-eval's strict regex is unanchored (`##### 1000` counts) and compares strings (`1000.00` does not)
+    expect(gsm8kTask.score(doc, '##### 1000').scores).toEqual({ 'strict-match': 1, 'flexible-extract': 1, falign: 0 });
+    expect(gsm8kTask.score(doc, '#### 1000.00').scores).toEqual({ 'strict-match': 0, 'flexible-extract': 0, falign: 1 });
     expect(gsm8kTask.target!(doc)).toBe('1000');
   });
 
@@ -152,7 +155,8 @@ describe('aggregation over documents', () => {
 
   it('several samples: mean per document, unbiased pass@k and maj@k, ASR = 1 − refusal', () => {
     const docs = [gsmDoc('q', '#### 1', 0), gsmDoc('q', '#### 2', 1)];
-    const s = (d: string, i: number, ok: number, ans: string | null) => rec(d, i, { 'strict-match': ok, 'flexible-extract': ok }, { 'strict-match': ans, 'flexible-extract': ans });
+    const s = (d: string, i: number, ok: number, ans: string | null) =>
+      rec(d, i, { 'strict-match': ok, 'flexible-extract': ok, falign: ok }, { 'strict-match': ans, 'flexible-extract': ans, falign: ans });
     const samples = [
       s('t-0', 0, 0, '5'), s('t-0', 1, 1, '1'), s('t-0', 2, 0, '5'), s('t-0', 3, 1, '1'),
       s('t-1', 0, 0, '7'), s('t-1', 1, 0, '7'), s('t-1', 2, 0, null), s('t-1', 3, 1, '2'),
@@ -175,7 +179,7 @@ describe('aggregation over documents', () => {
 
   it('documents missing samples are left out; a missing score is an error', () => {
     const docs = [gsmDoc('q', '#### 1', 0), gsmDoc('q', '#### 2', 1)];
-    const agg = aggregateSamples(gsm8kTask, docs, groupByDoc([rec('t-0', 0, { 'strict-match': 1, 'flexible-extract': 1 })]), 1);
+    const agg = aggregateSamples(gsm8kTask, docs, groupByDoc([rec('t-0', 0, { 'strict-match': 1, 'flexible-extract': 1, falign: 1 })]), 1);
     expect(agg.completeDocs).toBe(1);
     expect(agg.results['exact_match,strict-match'].n).toBe(1);
     expect(() => aggregateSamples(gsm8kTask, docs.slice(0, 1), groupByDoc([rec('t-0', 0, { 'strict-match': 1 })]), 1)).toThrow('sample t-0#0 has no finite score "flexible-extract"');

@@ -33,21 +33,35 @@ describe('falign verify', () => {
     let summary;
     let err = '';
     try {
-      summary = await runVerify({ in: input, out, concurrency: 1, quiet: true, timeoutMs: 5000 });
+      summary = await runVerify({ in: input, out, concurrency: 1, quiet: false, timeoutMs: 5000 });
     } finally {
       err = stderr.mock.calls.map((c) => String(c[0])).join('');
       stderr.mockRestore();
     }
     const recs = lines(out);
-    expect(recs.map((r) => r.correct)).toEqual([true, false, false, false, true, false, false, false]);
+    // Bad lines (3: not JSON, 4: pred not a string) are skipped: neither written nor scored.
+    expect(recs.map((r) => r.correct)).toEqual([true, false, true, false, false, false]);
     expect(recs[0]).toMatchObject({ id: 1, extractedPred: '0.5', error: null });
-    expect(recs[2]).toMatchObject({ line: 3, error: expect.stringMatching(/in\.jsonl:3: invalid JSON/) });
-    expect(recs[3]).toMatchObject({ line: 4, error: expect.stringMatching(/:4: field 'pred' must be a string/) });
-    expect(recs[6].error).toMatch(/^gold:/);
-    expect(recs[7].error).toMatch(/cannot decide/);
-    expect(err).toMatch(/in\.jsonl:3: invalid JSON/);
-    expect(formatVerifySummary(summary!)).toMatch(/n=8 correct=2 accuracy=25\.00% errors=4 \(bad_line=2, gold=1, pred=1\) bad_lines=2/);
-    expect(summary).toMatchObject({ n: 8, correct: 2, badLines: 2, errorsByKind: { bad_line: 2, gold: 1, pred: 1 } });
+    expect(recs[4].error).toMatch(/^gold:/);
+    expect(recs[5].error).toMatch(/cannot decide/);
+    expect(err).toMatch(/falign verify: skipped .*in\.jsonl:3: invalid JSON/);
+    expect(err).toMatch(/in\.jsonl:4: field "pred" must be a string, got number/);
+    expect(formatVerifySummary(summary!)).toBe(
+      'verify: n=6 correct=2 accuracy=33.33% errors=2 (gold=1, pred=1); 2 bad line(s) skipped, not scored (lines 3, 4)',
+    );
+    expect(summary).toMatchObject({ n: 6, correct: 2, badLines: 2, badLineNumbers: [3, 4], errorsByKind: { gold: 1, pred: 1 } });
+
+    // --strict: the first bad line is fatal, naming file and line.
+    await expect(runVerify({ in: input, out, concurrency: 1, quiet: true, strict: true })).rejects.toThrow(/in\.jsonl:3: invalid JSON/);
+  });
+
+  it('an unwritable --out fails before any work with one line naming the path', async () => {
+    const input = join(dir, 'w.jsonl');
+    writeFileSync(input, '{"gold":"1","pred":"1"}\n');
+    await expect(runVerify({ in: input, out: '/nonexistent/x.jsonl', quiet: true, concurrency: 1 })).rejects.toThrow(
+      '--out /nonexistent/x.jsonl: cannot write: directory /nonexistent does not exist',
+    );
+    await expect(runVerify({ in: dir, quiet: true, concurrency: 1 })).rejects.toThrow(/is a directory, expected a file/);
   });
 
   it('gsm8k mode through the commander wiring, and clear errors for bad options/files', async () => {

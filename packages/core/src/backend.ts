@@ -2,18 +2,21 @@
  * The one tfjs instance every falign package shares, and the function that picks its backend.
  *
  * Backend order when nothing is named (argument or `FALIGN_BACKEND`): `tensorflow` (optional
- * native bindings), `webgpu` (optional `webgpu` npm package with a real adapter), `wasm`, `cpu`.
+ * native bindings), `webgpu` (optional `webgpu` npm package with a hardware adapter: software ones
+ * such as Mesa lavapipe are skipped), `wasm`, `cpu`. Each must also run a first tiny op; a backend
+ * that is present but fails is named, with the reason, in the one line that logs the choice.
  * The wasm backend gets its known defects patched here (see kernels/wasm-fixes.ts), so no caller
  * has to know about them.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { BackendName } from './types.js';
 import { installWasmFixes } from './kernels/wasm-fixes.js';
+import { registerWebgpuKernels } from './kernels/webgpu-kernels.js';
 
 export { tf };
 
@@ -80,34 +83,129 @@ function configureVulkanIcd(): void {
   }
 }
 
+/** Adapter fields Dawn fills in (some versions leave isFallbackAdapter/adapterType unset). */
+export interface AdapterInfoLike {
+  isFallbackAdapter?: boolean;
+  info?: { vendor?: string; architecture?: string; device?: string; description?: string; adapterType?: string };
+}
+
+/**
+ * Why an adapter is a software (CPU) one, or null for a real GPU. Dawn 0.6 reports Mesa's lavapipe
+ * with isFallbackAdapter and adapterType unset but architecture 'software' and an llvmpipe name,
+ * so every field is checked.
+ */
+export function softwareAdapterReason(a: AdapterInfoLike): string | null {
+  const i = a.info ?? {};
+  const name = i.description || i.device || i.vendor || 'unnamed adapter';
+  if (a.isFallbackAdapter === true) return `'${name}' is a fallback adapter`;
+  if (i.adapterType === 'cpu') return `'${name}' is a CPU adapter`;
+  if (i.architecture === 'software') return `'${name}' is a software adapter`;
+  if (/llvmpipe|lavapipe|softpipe|swiftshader|microsoft basic render/i.test(name)) return `'${name}' is a software adapter`;
+  return null;
+}
+
+/** Whether the machine has a GPU device node at all (Linux); without one Dawn could only find a software adapter. */
+function hasGpuDeviceNode(): boolean {
+  if (process.platform !== 'linux') return true;
+  if (existsSync('/dev/nvidia0') || existsSync('/dev/dxg')) return true;
+  try {
+    return readdirSync('/dev/dri').some((f) => f.startsWith('renderD'));
+  } catch {
+    return false;
+  }
+}
+
+/** tfjs-backend-webgpu reads GPUBufferUsage, GPUMapMode, … as globals, as in a browser. */
+function installWebgpuGlobals(globals: Record<string, unknown> | undefined): void {
+  if (!globals) return;
+  const g = globalThis as Record<string, unknown>;
+  for (const [k, v] of Object.entries(globals)) if (g[k] === undefined) g[k] = v;
+}
+
+/**
+ * tfjs-backend-webgpu reads synchronously (dataSync) through an OffscreenCanvas, which Node lacks;
+ * without this a sync read dies with "OffscreenCanvas is not defined" deep inside tfjs. Values
+ * that are already on the host (small CPU-forwarded ops) still read fine.
+ */
+function guardWebgpuSyncReads(): void {
+  if (typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined') return;
+  const be = tf.findBackend('webgpu') as unknown as { readSync(id: object): unknown; __falignGuard?: boolean } | null;
+  if (!be || be.__falignGuard) return;
+  const orig = be.readSync.bind(be);
+  be.readSync = (dataId: object) => {
+    try {
+      return orig(dataId);
+    } catch (e) {
+      if (e instanceof ReferenceError && /OffscreenCanvas/.test(e.message)) {
+        throw new Error('synchronous read (dataSync/arraySync) of a GPU tensor on the webgpu backend: Node has no OffscreenCanvas; read with `await t.data()`');
+      }
+      throw e;
+    }
+  };
+  be.__falignGuard = true;
+}
+
+/**
+ * Whether Dawn offers any WebGPU adapter here (software ones included), without touching the tfjs
+ * backend: for tests and tools that run a webgpu subset where possible and skip with a reason.
+ */
+export async function probeWebgpuAdapter(): Promise<{ adapter: AdapterInfoLike | null; why: string }> {
+  const mod = (await optionalImport('webgpu')) as { create?: (f: string[]) => { requestAdapter(): Promise<unknown> } } | null;
+  if (mod === null || typeof mod.create !== 'function') return { adapter: null, why: 'the optional `webgpu` package is not installed' };
+  try {
+    const g = globalThis as unknown as { navigator?: { gpu?: { requestAdapter(): Promise<unknown> } } };
+    g.navigator ??= {};
+    g.navigator.gpu ??= mod.create([]); // the one Dawn instance that tryWebgpu reuses
+    const gpu = g.navigator.gpu;
+    const a = (await gpu.requestAdapter()) as AdapterInfoLike | null;
+    if (a) return { adapter: a, why: '' };
+    return { adapter: null, why: 'Dawn found no adapter (no GPU driver; for a software one install Mesa lavapipe ≥ 25, e.g. Debian bookworm-backports mesa-vulkan-drivers)' };
+  } catch (e) {
+    return { adapter: null, why: `Dawn failed: ${(e as Error).message}` };
+  }
+}
+
+/** Why webgpu was not used in automatic mode (for the one log line); null when it was. */
+let webgpuSkipped: string | null = null;
+
 async function tryWebgpu(explicit: boolean): Promise<string | null> {
+  const skip = (why: string): null => {
+    if (!explicit) webgpuSkipped = why;
+    return null;
+  };
   if (!explicit && !hasVulkanLoader()) return null;
+  // FALIGN_WEBGPU_PROBE=always asks Dawn even without a device node (diagnostics, tests).
+  if (!explicit && !hasGpuDeviceNode() && process.env.FALIGN_WEBGPU_PROBE !== 'always') return null;
   configureVulkanIcd();
-  const gpuMod = (await optionalImport('webgpu')) as { create?: (flags: string[]) => unknown } | null;
+  const gpuMod = (await optionalImport('webgpu')) as {
+    create?: (flags: string[]) => unknown;
+    globals?: Record<string, unknown>;
+  } | null;
   if (gpuMod === null || typeof gpuMod.create !== 'function') return null;
+  installWebgpuGlobals(gpuMod.globals);
   const g = globalThis as unknown as { navigator?: { gpu?: unknown } };
   g.navigator ??= {};
   if (g.navigator.gpu === undefined) {
     try {
       g.navigator.gpu = gpuMod.create([]);
-    } catch {
-      return null;
+    } catch (e) {
+      return skip(`Dawn failed to start (${(e as Error).message})`);
     }
   }
-  const gpu = g.navigator.gpu as { requestAdapter(): Promise<unknown | null> };
-  type AdapterLike = { isFallbackAdapter?: boolean; info?: { adapterType?: string } };
-  let found: AdapterLike | null = null;
+  const gpu = g.navigator.gpu as { requestAdapter(o?: object): Promise<unknown | null> };
+  let found: AdapterInfoLike | null = null;
   try {
-    found = (await gpu.requestAdapter()) as AdapterLike | null;
+    found = (await gpu.requestAdapter({ powerPreference: 'high-performance' })) as AdapterInfoLike | null;
   } catch {
     found = null;
   }
-  if (found === null || found === undefined) return null;
-  const adapter: AdapterLike = found;
+  if (found === null || found === undefined) return skip('no WebGPU adapter');
   // A software (CPU) adapter would be far slower than wasm: only a real GPU counts in auto mode.
-  if (!explicit && (adapter.isFallbackAdapter === true || adapter.info?.adapterType === 'cpu')) return null;
-  const be = await optionalImport('@tensorflow/tfjs-backend-webgpu');
+  const soft = softwareAdapterReason(found);
+  if (!explicit && soft !== null) return skip(soft);
+  const be = (await optionalImport('@tensorflow/tfjs-backend-webgpu')) as { webgpu_util?: Parameters<typeof registerWebgpuKernels>[0] } | null;
   if (be === null || tf.findBackendFactory('webgpu') == null) return null;
+  if (be.webgpu_util) registerWebgpuKernels(be.webgpu_util);
   return 'webgpu';
 }
 
@@ -134,19 +232,47 @@ function silenceCpuBanner(): void {
   }
 }
 
-async function activate(name: BackendName, explicit: boolean): Promise<boolean> {
-  const ready = await prepare(name, explicit);
-  if (ready === null) return false;
-  let ok = false;
+/**
+ * Runs one tiny op and reads it back asynchronously: a backend can register and still fail on its
+ * first kernel (shader compilation, a missing driver feature). Returns why it failed, or null.
+ */
+export async function smokeTest(): Promise<string | null> {
   try {
-    ok = await tf.setBackend(ready);
-    await tf.ready();
-  } catch {
-    ok = false;
+    const y = tf.tidy(() => tf.add(tf.mul(tf.tensor1d([1, 2, 3, 4]), tf.scalar(2)), tf.scalar(1)));
+    const v = await y.data();
+    y.dispose();
+    const want = [3, 5, 7, 9];
+    if (v.length !== 4 || want.some((w, i) => v[i] !== w)) return `first op returned [${Array.from(v)}] instead of [${want}]`;
+    return null;
+  } catch (e) {
+    return `first op failed: ${(e as Error).message.split('\n')[0]}`;
   }
-  if (ok && tf.getBackend() === 'wasm') installWasmFixes();
-  if (ok) silenceCpuBanner();
-  return ok && tf.getBackend() === ready;
+}
+
+/** Sets `name` as the tfjs backend; returns null on success or why it failed. */
+async function activate(name: BackendName, explicit: boolean): Promise<string | null> {
+  const ready = await prepare(name, explicit);
+  if (ready === null) return 'its optional packages or device are not available';
+  try {
+    if (!(await tf.setBackend(ready))) return 'setBackend failed';
+    await tf.ready();
+  } catch (e) {
+    return `initialisation failed: ${(e as Error).message.split('\n')[0]}`;
+  }
+  if (tf.getBackend() !== ready) return 'setBackend failed';
+  if (ready === 'wasm') installWasmFixes();
+  if (ready === 'webgpu') guardWebgpuSyncReads();
+  silenceCpuBanner();
+  const bad = await smokeTest();
+  if (bad !== null) {
+    try {
+      tf.removeBackend(ready);
+    } catch {
+      // the next candidate is set explicitly anyway
+    }
+    return bad;
+  }
+  return null;
 }
 
 function describe(name: string): string {
@@ -183,30 +309,37 @@ export async function initBackend(name?: BackendName): Promise<string> {
   }
   pending = (async () => {
     let chosen: string | null = null;
+    const notes: string[] = [];
     if (wanted !== undefined) {
-      if (!(await activate(wanted, true))) {
+      const why = await activate(wanted, true);
+      if (why !== null) {
         const hint =
           wanted === 'tensorflow'
             ? ' (needs @tensorflow/tfjs-node or -node-gpu installed)'
             : wanted === 'webgpu'
               ? ' (needs the `webgpu` npm package, libvulkan1 and a GPU adapter; set VK_DRIVER_FILES to the ICD json if the loader cannot find it)'
               : '';
-        throw new Error(`tfjs backend '${wanted}' failed to initialise${hint}`);
+        throw new Error(`tfjs backend '${wanted}' failed to initialise: ${why}${hint}`);
       }
       chosen = wanted;
     } else {
       for (const cand of KNOWN) {
-        if (await activate(cand, false)) {
+        webgpuSkipped = null;
+        const why = await activate(cand, false);
+        if (why === null) {
           chosen = cand;
           break;
         }
+        // Absent optional backends are the normal case and stay quiet; a present one that fails is reported.
+        if (cand === 'webgpu' && webgpuSkipped !== null) notes.push(`webgpu not used: ${webgpuSkipped}`);
+        else if (!why.startsWith('its optional packages')) notes.push(`${cand} not used: ${why}`);
       }
-      if (chosen === null) throw new Error('no tfjs backend could be initialised (tried tensorflow, webgpu, wasm, cpu)');
+      if (chosen === null) throw new Error(`no tfjs backend could be initialised (tried tensorflow, webgpu, wasm, cpu${notes.length ? `; ${notes.join('; ')}` : ''})`);
     }
     initialised = chosen;
     if (!logged) {
       logged = true;
-      process.stderr.write(`[falign] tfjs backend: ${describe(chosen)}\n`);
+      process.stderr.write(`[falign] tfjs backend: ${describe(chosen)}${notes.length ? ` (${notes.join('; ')})` : ''}\n`);
     }
     return chosen;
   })();

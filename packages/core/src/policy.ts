@@ -6,6 +6,8 @@ import { DecoderLM } from './model/decoder.js';
 import type { tf } from './backend.js';
 import { loadCheckpoint, saveCheckpoint, type CheckpointExtra } from './checkpoints/checkpoint.js';
 import { loadLlama2c } from './checkpoints/llama2c.js';
+import { loadHfModel } from './hf/load.js';
+import { saveHfCheckpoint } from './hf/save.js';
 import { generate } from './sampling/generate.js';
 import { sequenceLogprobs, tokenLogprobs, type SequenceLogprobOptions, type TokenLogprobOptions } from './scoring/logprobs.js';
 import { loadTokenizerJSON } from './tokenizers/json.js';
@@ -50,6 +52,16 @@ export class Policy {
     return saveCheckpoint(dir, { model: this.model, tokenizer: this.tokenizer, ...opts });
   }
 
+  /**
+   * Saves in Hugging Face layout (config.json, model.safetensors, tokenizer files), readable by
+   * `loadPolicy('hf:' + dir)` and transformers' `from_pretrained`. Needs an HF tokenizer; a policy
+   * loaded from `hf:SRC` keeps SRC's extra config fields and copies its tokenizer files.
+   */
+  saveHf(dir: string): Promise<void> {
+    const src = this.source?.startsWith('hf:') ? this.source.slice(3) : undefined;
+    return saveHfCheckpoint(dir, { model: this.model, tokenizer: this.tokenizer, ...(src ? { sourceDir: src } : {}) });
+  }
+
   /** A copy with its own weights; `trainable: false` gives a frozen reference policy. */
   clone(opts: { trainable?: boolean } = {}): Policy {
     return new Policy(this.model.clone(opts), this.tokenizer, this.source);
@@ -62,7 +74,7 @@ export class Policy {
 }
 
 /** Model spec schemes that {@link loadPolicy} opens. */
-export const POLICY_SCHEMES = ['llama2c', 'falign'] as const;
+export const POLICY_SCHEMES = ['llama2c', 'falign', 'hf'] as const;
 
 /** Options of {@link loadPolicy}. */
 export interface LoadPolicyOptions {
@@ -73,6 +85,10 @@ export interface LoadPolicyOptions {
   tokenizer?: string;
   /** Whether the weights are trainable (default true). */
   trainable?: boolean;
+  /** `hf:` models: cap on the context length (default: config.json's max_position_embeddings). */
+  maxSeqLen?: number;
+  /** `hf:` models: called after each loaded layer (done, total). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 async function loadTokenizerFile(path: string, vocabSize: number): Promise<Tokenizer> {
@@ -83,12 +99,13 @@ async function loadTokenizerFile(path: string, vocabSize: number): Promise<Token
  * Opens a policy from a model spec:
  * - `llama2c:PATH.bin` — a llama2.c checkpoint; tokenizer from `opts.tokenizer`, else
  *   `tok<vocab>.bin` or `tokenizer.bin` beside it;
- * - `falign:DIR` — a checkpoint written by {@link saveCheckpoint} / {@link Policy.save}.
+ * - `falign:DIR` — a checkpoint written by {@link saveCheckpoint} / {@link Policy.save};
+ * - `hf:DIR` — a Hugging Face checkpoint directory (see {@link loadHfModel}).
  * (`openai:URL#MODEL` names a remote model; @falign/bench handles it, not this function.)
  */
 export async function loadPolicy(spec: string, opts: LoadPolicyOptions = {}): Promise<Policy> {
   const m = /^([a-z][a-z0-9+-]*):(.*)$/s.exec(spec);
-  const known = 'llama2c:PATH.bin, falign:DIR (openai:URL#MODEL is handled by @falign/bench)';
+  const known = 'llama2c:PATH.bin, falign:DIR, hf:DIR (openai:URL#MODEL is handled by @falign/bench)';
   if (!m) throw new Error(`model spec ${JSON.stringify(spec)} has no scheme; expected one of ${known}`);
   const [, scheme, rest] = m;
   if (rest.length === 0) throw new Error(`model spec ${JSON.stringify(spec)} has no path after "${scheme}:"`);
@@ -101,6 +118,21 @@ export async function loadPolicy(spec: string, opts: LoadPolicyOptions = {}): Pr
       const { model, tokenizer } = await loadCheckpoint(rest, { trainable: opts.trainable, state: false });
       try {
         const tok = opts.tokenizer ? await loadTokenizerFile(opts.tokenizer, model.config.vocabSize) : tokenizer;
+        return new Policy(model, tok, spec);
+      } catch (err) {
+        model.dispose();
+        throw err;
+      }
+    }
+    case 'hf': {
+      const { model, tokenizer } = await loadHfModel(rest, {
+        trainable: opts.trainable,
+        tokenizer: opts.tokenizer === undefined,
+        ...(opts.maxSeqLen !== undefined ? { maxSeqLen: opts.maxSeqLen } : {}),
+        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      });
+      try {
+        const tok = opts.tokenizer ? await loadTokenizerFile(opts.tokenizer, model.config.vocabSize) : tokenizer!;
         return new Policy(model, tok, spec);
       } catch (err) {
         model.dispose();

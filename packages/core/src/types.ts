@@ -32,16 +32,34 @@ export interface ModelConfig {
   ropeTheta?: number;
   /** Share the token embedding with the output head; default true for gpt2, false for llama. */
   tieEmbeddings?: boolean;
+  /** Width of one attention head; default dModel / nHeads (Qwen3 sets it independently). llama only. */
+  headDim?: number;
+  /** Biases on the q/k/v projections (Qwen2); default false. llama only. */
+  qkvBias?: boolean;
+  /** RMSNorm over each query/key head before RoPE, weights `q_norm`/`k_norm` (Qwen3); default false. llama only. */
+  qkNorm?: boolean;
+  /** RoPE frequency scaling (HF `rope_scaling`); default null (none). llama only. */
+  ropeScaling?: RopeScaling | null;
 }
+
+/**
+ * RoPE scaling of Hugging Face configs: `linear` divides every frequency by `factor`; `llama3`
+ * (Llama 3.1+) divides only the low frequencies, with a smooth band in between.
+ */
+export type RopeScaling =
+  | { type: 'linear'; factor: number }
+  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositionEmbeddings: number };
 
 /** A tokenizer turns text into ids and back. Implementations: Llama2cTokenizer, CharTokenizer, ByteTokenizer. */
 export interface Tokenizer {
-  readonly kind: 'llama2c' | 'char' | 'byte';
+  readonly kind: 'llama2c' | 'char' | 'byte' | 'hf';
   readonly vocabSize: number;
   /** Beginning-of-sequence id, or null when the tokenizer has none. */
   readonly bosId: number | null;
   /** End-of-sequence id, or null when the tokenizer has none. */
   readonly eosId: number | null;
+  /** Every id that ends a generation (HF `eos_token_id` lists); when absent, just `eosId`. */
+  readonly eosIds?: readonly number[];
   /** Id used for padding batches (never attended to, never scored). */
   readonly padId: number;
   encode(text: string, opts?: { bos?: boolean; eos?: boolean }): number[];
@@ -55,7 +73,19 @@ export interface Tokenizer {
 export type TokenizerJSON =
   | { kind: 'char'; alphabet: string[]; specials: { bos?: string; eos?: string; pad: string } }
   | { kind: 'byte'; specials: { bos?: string; eos?: string; pad: string } }
-  | { kind: 'llama2c'; maxTokenLength: number; vocab: string[]; scores: number[] };
+  | { kind: 'llama2c'; maxTokenLength: number; vocab: string[]; scores: number[] }
+  | HfTokenizerJSON;
+
+/** A Hugging Face tokenizer kept inside a falign checkpoint: the upstream files' JSON, verbatim. */
+export interface HfTokenizerJSON {
+  kind: 'hf';
+  /** tokenizer.json */
+  tokenizer: Record<string, unknown>;
+  /** tokenizer_config.json (chat template, special tokens); {} when absent. */
+  config: Record<string, unknown>;
+  /** generation_config.json, when present (eos_token_id lists). */
+  generation?: Record<string, unknown>;
+}
 
 /** Options of batched generation. */
 export interface SampleOptions {

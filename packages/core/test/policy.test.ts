@@ -64,7 +64,7 @@ describe('Policy / loadPolicy', () => {
   });
 
   it('explains bad specs', async () => {
-    await expect(loadPolicy('openai:http://x#m')).rejects.toThrow(/unknown model spec scheme "openai:".*llama2c:PATH\.bin, falign:DIR \(openai:URL#MODEL is handled by @falign\/bench\)/);
+    await expect(loadPolicy('openai:http://x#m')).rejects.toThrow(/unknown model spec scheme "openai:".*llama2c:PATH\.bin, falign:DIR, hf:DIR \(openai:URL#MODEL is handled by @falign\/bench\)/);
     await expect(loadPolicy('/tmp/model.bin')).rejects.toThrow(/has no scheme/);
     await expect(loadPolicy('llama2c:')).rejects.toThrow(/no path/);
     await expect(loadPolicy(`falign:${join(root, 'missing')}`)).rejects.toThrow(/missing file .*missing\/config\.json/);

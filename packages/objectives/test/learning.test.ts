@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf } from '@falign/core';
-import { HybridTrainer, OfflineTrainer, OnPolicyTrainer, PAPER_DIVERGENCES, type StepMetrics } from '../src/index.js';
+import { HybridTrainer, OfflineTrainer, OnPolicyTrainer, PAPER_DIVERGENCES, type RewardSpec, type StepMetrics } from '../src/index.js';
 import { greedyAccuracy, larger, toyPairs, toyPolicy, toyPrompts } from './helpers/toy.js';
 
 beforeAll(async () => {
@@ -44,6 +44,29 @@ describe('on-policy objectives learn the toy task', () => {
     expect(ms[1].iteration).toBe(1); // the second step reuses the first batch
     expect(ms[1]['time/sampling']).toBe(0);
     expect(typeof ms[1]['clip_ratio/region_mean']).toBe('number');
+    trainer.dispose();
+    policy.model.dispose();
+  });
+
+  it('control: GRPO on a random reward (independent of the completion) does not learn the task', async () => {
+    // Same budget and settings as the runs above; coin-flip rewards with mean 0.5 give every
+    // group an advantage signal, so the update is as large, but it carries no information.
+    let state = 12345;
+    const coin: RewardSpec = {
+      name: 'coin',
+      fn: async (s) =>
+        s.map(() => {
+          state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+          return state >>> 31;
+        }),
+    };
+    const policy = toyPolicy();
+    const trainer = new OnPolicyTrainer({ policy, prompts: toyPrompts(), rewards: [coin, { ...larger, weight: 0 }], config: { ...common, algorithm: 'grpo' } });
+    const ms = await trainer.train({ steps: 30 });
+    const task = (xs: StepMetrics[]) => xs.reduce((a, m) => a + (m['rewards/larger/mean'] as number), 0) / xs.length;
+    expect(await greedyAccuracy(policy)).toBeLessThan(0.5);
+    expect(task(ms.slice(-5))).toBeLessThan(task(ms.slice(0, 5)) + 0.3);
+    expect(meanReward(ms)).toBeGreaterThan(0.3); // the coin did pay out
     trainer.dispose();
     policy.model.dispose();
   });

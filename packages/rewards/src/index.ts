@@ -21,5 +21,25 @@ export { answersMatch, scalarsEqual, relationToSet, type CompareOptions } from '
 export { show as showMathNode, type MathNode, type RelOp } from './math/ast.js';
 export { Rational, TooLargeError } from './math/rational.js';
 export { mathAccuracyReward, type MathRewardOptions } from './math/reward.js';
-export { extractGsm8k, extractGsm8kGold, cleanGsm8kNumber, gsm8kEqual, type Gsm8kExtraction, type Gsm8kOptions } from './gsm8k/extract.js';
+export {
+  extractGsm8k,
+  extractGsm8kGold,
+  cleanGsm8kNumber,
+  gsm8kEqual,
+  gsm8kRule,
+  scoreGsm8k,
+  scoreGsm8kRule,
+  gsm8kReferenceGold,
+  lmEvalGsm8kClean,
+  lmEvalGsm8kFilter,
+  GSM8K_RULES,
+  LM_EVAL_STRICT,
+  LM_EVAL_FLEXIBLE,
+  LM_EVAL_INVALID,
+  type Gsm8kExtraction,
+  type Gsm8kRule,
+  type Gsm8kRuleResult,
+  type Gsm8kOptions,
+} from './gsm8k/extract.js';
+export { undoubleBackslashes } from './math/extract.js';
 export { VerifierPool, verifyAsync, closeSharedPool, type VerifierPoolOptions, type VerifyItem } from './pool/verifier-pool.js';

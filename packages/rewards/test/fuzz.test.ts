@@ -39,6 +39,15 @@ function adversarial(): string[] {
     '\\boxed{0^{-1}}',
     '\\boxed{(-8)^{1/3}}',
     '\\boxed{\\log 0}',
+    // unclosed openers repeated over the whole input window (each would rescan to the end)
+    '\\boxed{'.repeat(14_000),
+    '\\('.repeat(50_000),
+    '\\[ 1 '.repeat(20_000),
+    '$$ x '.repeat(20_000),
+    'final answer is '.repeat(6_000),
+    '\\\\frac{'.repeat(15_000),
+    '#### '.repeat(20_000),
+    '1/0 = 0^{-1} \\boxed{0^{-1}}',
   ];
   return out;
 }

@@ -11,7 +11,7 @@ import {
   showMathNode,
   verify,
 } from '../src/index.js';
-import { MATH_CASES } from './cases/math-equivalence.js';
+import { CONVENTION_CASES, MATH_CASES } from './cases/math-equivalence.js';
 
 describe('math equivalence table', () => {
   it('has at least 150 cases with both outcomes', () => {
@@ -22,6 +22,17 @@ describe('math equivalence table', () => {
     const r = verify(gold, pred, opts);
     expect(r.error).toBeNull();
     expect(r.correct).toBe(expected);
+  });
+});
+
+describe('Math-Verify conventions', () => {
+  it.each(CONVENTION_CASES.map((c, i) => [i, ...c] as const))('#%i %s vs %s -> %s', (_i, gold, pred, expected, opts) => {
+    const r = verify(gold, pred, opts);
+    expect(r.error).toBeNull();
+    expect(r.correct).toBe(expected);
+  });
+  it('an unparseable gold that the prediction does not repeat is reported as a gold error', () => {
+    expect(verify('\\overline{PQ}', '\\boxed{5}')).toMatchObject({ correct: false, errorKind: 'gold' });
   });
 });
 
@@ -41,6 +52,8 @@ describe('parser', () => {
     expect(p('1,234,567')).toBe('1234567');
     expect(p('(1,234)')).toBe('(1, 234)'); // no thousands merge inside brackets
     expect(p('x_{10}+1')).toBe('(x_10 + 1)');
+    expect(p('ab^2')).toBe('(a * b^2)'); // a power binds to the last letter of a letter run
+    expect(p('3xy^2')).toBe('(3 * (x * y^2))');
   });
   it('rejects non-math text and bounds nesting', () => {
     expect(() => parseLatex('Answer')).toThrow(ParseError);
@@ -78,7 +91,7 @@ describe('extraction', () => {
 
 describe('errors', () => {
   it('unparseable gold is an error, never correct', () => {
-    const r = verify('\\frac{1}{', '\\frac{1}{');
+    const r = verify('\\frac{1}{', '\\boxed{2}');
     expect(r.correct).toBe(false);
     expect(r.errorKind).toBe('gold');
     expect(r.error).toMatch(/gold/);
@@ -92,6 +105,11 @@ describe('errors', () => {
       expect(r.error).toMatch(/cannot decide/);
       expect(r.errorKind).toBe('pred');
     }
+  });
+  it('an undecidable gold is the gold\'s error (no score), not the prediction\'s', () => {
+    expect(verify('10^{10^{10}}', '5')).toMatchObject({ correct: false, errorKind: 'gold' });
+    expect(verify('\\sum_{k=1}^{10^{9}} k', '5')).toMatchObject({ correct: false, errorKind: 'gold' });
+    expect(verify('5', '10^{10^{10}}')).toMatchObject({ correct: false, errorKind: 'pred' });
   });
   it('non-string input is an internal error result, not an exception', () => {
     const r = verify(5 as unknown as string, '5');

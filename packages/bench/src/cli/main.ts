@@ -6,8 +6,11 @@
  */
 import { Command } from 'commander';
 import { commandModules } from './commands/index.js';
+import { installProcessErrorHandlers } from '../util/errors.js';
 
 export async function main(argv: string[] = process.argv): Promise<void> {
+  // The error policy (util/errors.ts): whatever escapes a command still ends as one line, exit 1.
+  if (argv === process.argv) installProcessErrorHandlers();
   const program = new Command();
   program
     .name('falign')

@@ -53,6 +53,9 @@ export function writeSummary(o: { out?: string; json?: boolean }, summary: unkno
   if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
 }
 
+/** The `--strict` help text, the same in every JSONL-reading command (policy in util/errors.ts). */
+export const STRICT_HELP = 'fail (exit 1) on the first bad input line instead of skipping it; skipped lines are never scored and are listed in the summary';
+
 /** The `--json` help text of the JSONL-labelling commands (see {@link writeSummary}). */
 export const JSONL_SUMMARY_JSON_HELP = 'print the summary as one JSON object: on stdout with --out; without --out on stderr, as stdout carries the records';
 

@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { parseJsonText } from '../util/errors.js';
 
 /** On-disk formats the loaders understand. */
 export const DATA_FORMATS = ['jsonl', 'jsonl.gz', 'csv', 'json'] as const;
@@ -111,12 +112,7 @@ export function manifestDir(): string {
 
 /** Parses and validates one manifest file; errors name the file and field. */
 export function readManifest(file: string): DatasetManifest {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`${file}: invalid manifest JSON (${(e as Error).message})`);
-  }
+  const raw = parseJsonText(readFileSync(file, 'utf8'), file);
   const parsed = ManifestSchema.safeParse(raw);
   if (!parsed.success) throw new Error(`${file}: invalid manifest: ${formatZodIssues(parsed.error.issues)}`);
   const splits = new Set<string>();

@@ -91,6 +91,19 @@ export type HarmBenchRow = z.infer<typeof HarmBenchRow>;
 export const HhRlhfRow = z.object({ chosen: text, rejected: text });
 export type HhRlhfRow = z.infer<typeof HhRlhfRow>;
 
+/** One human-labelled completion of the XSTest completions files (partial refusal counts as refusal). */
+export const XstestCompletionRow = z.object({
+  id: text,
+  type: text,
+  prompt: text,
+  completion: z.string(),
+  annotation_1: z.string(),
+  annotation_2: z.string(),
+  agreement: z.enum(['TRUE', 'FALSE']),
+  final_label: z.enum(['1_full_compliance', '2_full_refusal', '3_partial_refusal']),
+});
+export type XstestCompletionRow = z.infer<typeof XstestCompletionRow>;
+
 /** Row types by dataset and split, for typed loading. */
 export interface DatasetRows {
   gsm8k: { train: Gsm8kRow; test: Gsm8kRow };
@@ -100,6 +113,13 @@ export interface DatasetRows {
   xstest: { test: XstestRow };
   harmbench: { all: HarmBenchRow; test: HarmBenchRow; val: HarmBenchRow };
   'hh-rlhf-harmless': { test: HhRlhfRow };
+  'xstest-completions': {
+    gpt4: XstestCompletionRow;
+    llama2new: XstestCompletionRow;
+    llama2orig: XstestCompletionRow;
+    mistralguard: XstestCompletionRow;
+    mistralinstruct: XstestCompletionRow;
+  };
 }
 
 /** The schema of each known dataset split. */
@@ -111,4 +131,11 @@ export const ROW_SCHEMAS: { [D in keyof DatasetRows]: { [S in keyof DatasetRows[
   xstest: { test: XstestRow },
   harmbench: { all: HarmBenchRow, test: HarmBenchRow, val: HarmBenchRow },
   'hh-rlhf-harmless': { test: HhRlhfRow },
+  'xstest-completions': {
+    gpt4: XstestCompletionRow,
+    llama2new: XstestCompletionRow,
+    llama2orig: XstestCompletionRow,
+    mistralguard: XstestCompletionRow,
+    mistralinstruct: XstestCompletionRow,
+  },
 };

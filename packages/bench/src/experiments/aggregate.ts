@@ -10,6 +10,8 @@ import type { ExperimentConfig, StageConfig } from './config/schema.js';
 import type { RunResult } from './pipeline.js';
 import type { BaseEval } from './prepare.js';
 import type { SafetyScores } from './eval/safety-eval.js';
+import type { ExperimentSummary, SummaryDifference } from './summary.js';
+import { formatDifference, type Verdict } from './stats.js';
 
 /** Name of the base-policy row in every table. */
 export const BASE_ROW = 'Base (SFT)';
@@ -22,9 +24,19 @@ export interface MethodRuns {
   runs: RunResult[];
 }
 
+/** Whether a method is the random-reward control (its training reward ignores the output). */
+export function isRandomControl(m: Pick<MethodRuns, 'stage'>): boolean {
+  return 'randomReward' in m.stage && m.stage.randomReward !== undefined;
+}
+
+/** The reference RL method of Experiment 1: GRPO with the task's reward (not the control). */
+export function grpoMethod(methods: readonly MethodRuns[]): MethodRuns | undefined {
+  return methods.find((m) => m.stage.algorithm === 'grpo' && !isRandomControl(m));
+}
+
 /** Header of a math tier column. */
 export function tierLabel(tier: MathTier): string {
-  return tier === 'distractor' ? 'Distractor (1 step + noise)' : `Tier ${tier.slice(1)} (${tierSteps(tier)} step${tierSteps(tier) > 1 ? 's' : ''})`;
+  return tier === 'distractor' ? `Distractor (${tierSteps(tier)} steps + noise)` : `Tier ${tier.slice(1)} (${tierSteps(tier)} step${tierSteps(tier) > 1 ? 's' : ''})`;
 }
 
 function meanOf(xs: readonly number[]): number {
@@ -96,6 +108,28 @@ export function relativeOverallBySeed(table: ResultTable, methods: readonly Meth
   return out;
 }
 
+/**
+ * The base policy per tier: greedy pass@1, sampled pass@1, pass@k and the share of prompts whose
+ * k samples all agree (a GRPO group of that size would carry no signal), in %. Null without samples.
+ */
+export function baseTierTable(base: Extract<BaseEval, { task: 'math' }>, k: number): ResultTable | null {
+  if (k <= 0 || MATH_TIERS.some((t) => base.tiers[t].passAtK === undefined || base.tiers[t].passAtK === null)) return null;
+  const pct = (v: number | null | undefined): Cell | null => (v === null || v === undefined || !Number.isFinite(v) ? null : { mean: 100 * v });
+  return {
+    columns: [
+      { key: 'greedy', label: 'pass@1 greedy (%)', higherIsBetter: true },
+      { key: 'sampled', label: 'pass@1 sampled (%)', higherIsBetter: true },
+      { key: 'passk', label: `pass@${k} (%)`, higherIsBetter: true },
+      { key: 'zero', label: `zero-variance groups of ${k} (%)`, higherIsBetter: false },
+    ],
+    rows: MATH_TIERS.map((t) => ({
+      name: tierLabel(t),
+      cells: { greedy: pct(base.tiers[t].greedy), sampled: pct(base.tiers[t].sampled), passk: pct(base.tiers[t].passAtK), zero: pct(base.tiers[t].zeroVariance) },
+    })),
+    caption: `The SFT base per tier on the test split: greedy and sampled pass@1, pass@${k}, and the share of prompts whose ${k} samples are all right or all wrong.`,
+  };
+}
+
 /** Experiment 2 columns (all on a 0–100 scale except the raw RM score). */
 export const SAFETY_COLUMNS = [
   { key: 'refusal_harmful', label: 'Refusal on harmful (%)', higherIsBetter: true, of: (s: SafetyScores) => 100 * s.refusalHarmful },
@@ -150,11 +184,11 @@ function fmtDiff(d: { delta: number; stderr: number; clear: boolean }, unit = ''
 }
 
 /** Experiment 1 verdicts. */
-export function mathClaims(table: ResultTable, methods: readonly MethodRuns[]): Claim[] {
+export function mathClaims(table: ResultTable, methods: readonly MethodRuns[], summary?: ExperimentSummary): Claim[] {
   const ro = relativeOverallBySeed(table, methods);
-  const grpo = methods.find((m) => m.stage.algorithm === 'grpo');
+  const grpo = grpoMethod(methods);
   const fgrpo = methods.filter((m) => m.stage.algorithm === 'fgrpo');
-  const claims: Claim[] = [];
+  const claims: Claim[] = summary ? pairedMathClaims(summary, methods) : [];
   if (!grpo || fgrpo.length === 0) {
     return [{ claim: 'f-GRPO beats GRPO on Relative Overall', paper: 'all six f-GRPO variants above GRPO', held: null, detail: 'the experiment lacks a GRPO or an f-GRPO method' }];
   }
@@ -170,17 +204,145 @@ export function mathClaims(table: ResultTable, methods: readonly MethodRuns[]): 
     claims.push(...relativeOverallClaims(grpo, fgrpo, ro));
   }
   const baseMean = meanOf(MATH_TIERS.map((t) => table.rows.find((r) => r.name === BASE_ROW)?.cells[t]?.mean ?? Number.NaN));
-  const improved = methods.filter((m) => {
+  const rl = methods.filter((m) => (m.stage.algorithm === 'grpo' || m.stage.algorithm === 'fgrpo') && !isRandomControl(m));
+  const improved = rl.filter((m) => {
     const row = table.rows.find((r) => r.name === m.name);
     return row ? meanOf(MATH_TIERS.map((t) => row.cells[t]?.mean ?? Number.NaN)) > baseMean : false;
   });
   claims.push({
-    claim: 'RL training improves mean pass@1 over the SFT base',
+    claim: 'RL training with the task reward improves mean pass@1 over the SFT base',
     paper: 'yes, for every method',
-    held: improved.length === methods.length,
-    detail: `${improved.length} of ${methods.length} methods above the base's mean pass@1 (${baseMean.toFixed(1)}%)`,
+    held: improved.length === rl.length,
+    detail: `${improved.length} of ${rl.length} GRPO/f-GRPO methods above the base's mean pass@1 (${baseMean.toFixed(1)}%)`,
   });
   return claims;
+}
+
+/** held = true / false / null from a verdict (null: the interval includes 0). */
+function heldOf(v: Verdict, wanted: Verdict): boolean | null {
+  if (v === 'not resolved') return null;
+  return v === wanted;
+}
+
+/** `Δ = +12.3 points, 95 % CI [+4.1, +20.5] (better)` */
+export function describeDifference(d: SummaryDifference | null, unit = ' points'): string {
+  if (!d) return 'no paired difference';
+  return `Δ = ${formatDifference(d)}${unit} (95 % CI over ${d.seeds.length} shared seed${d.seeds.length === 1 ? '' : 's'}; ${d.verdict})`;
+}
+
+/**
+ * The paired (per-seed) verdicts of Experiment 1: GRPO vs the base, the controls vs the base and
+ * vs GRPO, and every f-GRPO divergence vs GRPO — each with a 95 % t-interval.
+ */
+export function pairedMathClaims(summary: ExperimentSummary, methods: readonly MethodRuns[]): Claim[] {
+  const row = (m: MethodRuns | undefined) => (m ? summary.rows.find((r) => r.name === m.name) : undefined);
+  const grpo = row(grpoMethod(methods));
+  const random = row(methods.find(isRandomControl));
+  const noRl = row(methods.find((m) => m.stage.algorithm === 'sft'));
+  const claims: Claim[] = [];
+  if (grpo) {
+    claims.push({
+      claim: `${grpo.name} improves held-out mean pass@1 over the SFT base`,
+      paper: 'yes (RLVR improves the base on every benchmark)',
+      held: heldOf(grpo.vsBase?.verdict ?? 'not resolved', 'better'),
+      detail: `${grpo.mean.toFixed(1)}% vs ${summary.rows[0].mean.toFixed(1)}%; ${describeDifference(grpo.vsBase)}`,
+    });
+  }
+  if (random) {
+    claims.push({
+      claim: `The random-reward control (${random.name}) does not improve over the SFT base`,
+      paper: 'expected: rewards independent of the output carry no information',
+      held: random.vsBase ? random.vsBase.verdict !== 'better' : null,
+      detail: `${random.mean.toFixed(1)}%; ${describeDifference(random.vsBase)}`,
+    });
+    if (grpo) {
+      claims.push({
+        claim: `${grpo.name} beats the random-reward control`,
+        paper: 'expected: the learning comes from the reward, not from the update noise',
+        held: heldOf(random.vsGrpo?.verdict ?? 'not resolved', 'worse'),
+        detail: `control − ${grpo.name}: ${describeDifference(random.vsGrpo)}`,
+      });
+    }
+  }
+  if (noRl && grpo) {
+    claims.push({
+      claim: `${grpo.name} beats the SFT base trained on for the same number of steps (${noRl.name})`,
+      paper: 'not reported (no such control in the paper)',
+      held: heldOf(noRl.vsGrpo?.verdict ?? 'not resolved', 'worse'),
+      detail: `${noRl.name} ${noRl.mean.toFixed(1)}%; ${noRl.name} − ${grpo.name}: ${describeDifference(noRl.vsGrpo)}`,
+    });
+  }
+  for (const m of methods.filter((x) => x.stage.algorithm === 'fgrpo')) {
+    const r = row(m);
+    if (!r || !grpo) continue;
+    claims.push({
+      claim: `${r.name} beats ${grpo.name} on held-out mean pass@1`,
+      paper: 'yes: every f-GRPO divergence above GRPO on Relative Overall (Qwen2.5-Math-1.5B)',
+      held: heldOf(r.vsGrpo?.verdict ?? 'not resolved', 'better'),
+      detail: `${r.mean.toFixed(1)}% vs ${grpo.mean.toFixed(1)}%; ${describeDifference(r.vsGrpo)}`,
+    });
+  }
+  return claims;
+}
+
+/**
+ * Paired table of Experiment 1: absolute mean pass@1 (± stderr over seeds), and the paired
+ * differences vs the base and vs GRPO (± = half-width of the 95 % t-interval).
+ */
+export function mathPairedTable(summary: ExperimentSummary): ResultTable {
+  const half = (d: SummaryDifference | null): Cell | null =>
+    d && Number.isFinite(d.mean) ? { mean: d.mean, ...(d.ci95 ? { stderr: (d.ci95[1] - d.ci95[0]) / 2 } : {}), n: d.seeds.length } : null;
+  return {
+    columns: [
+      { key: 'mean', label: 'Mean pass@1 (%)', higherIsBetter: true },
+      { key: 'vs_base', label: 'Δ vs base (points, ± 95 % CI)', higherIsBetter: true },
+      { key: 'vs_grpo', label: `Δ vs ${summary.reference} (points, ± 95 % CI)`, higherIsBetter: true },
+    ],
+    rows: summary.rows.map((r) => {
+      const xs = Object.values(r.perSeed);
+      return {
+        name: r.name,
+        cells: { mean: seedCell(xs), vs_base: half(r.vsBase), vs_grpo: half(r.vsGrpo) },
+      };
+    }),
+    caption: 'Held-out mean pass@1 over the tiers and paired per-seed differences (95 % t-interval half-width after ±).',
+  };
+}
+
+/**
+ * How each method was optimised, from its metrics.jsonl lines: mean gradient norm, share of steps
+ * whose gradient was clipped, share of zero-variance groups, and the last step's KL and entropy.
+ */
+export function optimisationTable(rows: readonly { name: string; steps: readonly Record<string, number>[][] }[]): ResultTable {
+  const meanOfKey = (runs: readonly Record<string, number>[][], key: string, scale = 1, last = false) => {
+    const perRun = runs
+      .map((steps) => {
+        const vs = (last ? steps.slice(-1) : steps).map((m) => m[key]).filter((v) => Number.isFinite(v));
+        return vs.length ? (scale * vs.reduce((a, v) => a + v, 0)) / vs.length : Number.NaN;
+      })
+      .filter((v) => Number.isFinite(v));
+    return seedCell(perRun);
+  };
+  return {
+    columns: [
+      { key: 'grad_norm', label: 'Grad norm (mean)', higherIsBetter: false },
+      { key: 'clipped', label: 'Steps clipped (%)', higherIsBetter: false },
+      { key: 'zero_std', label: 'Zero-variance groups (%)', higherIsBetter: false },
+      { key: 'kl', label: 'KL to reference (last step)', higherIsBetter: false },
+      { key: 'entropy', label: 'Entropy (last step, nats/token)', higherIsBetter: true },
+    ],
+    rows: rows.map((r) => ({
+      name: r.name,
+      cells: {
+        grad_norm: meanOfKey(r.steps, 'grad_norm'),
+        clipped: meanOfKey(r.steps, 'grad_clipped', 100),
+        zero_std: meanOfKey(r.steps, 'frac_reward_zero_std', 100),
+        kl: meanOfKey(r.steps, 'kl', 1, true),
+        entropy: meanOfKey(r.steps, 'entropy', 1, true),
+      },
+    })),
+    caption: 'Optimisation per method (mean ± stderr over seeds).',
+  };
 }
 
 /** The Relative Overall claims of Experiment 1 (RO defined for every method). */
@@ -291,4 +453,66 @@ export function groupByMethod(exp: ExperimentConfig, stages: readonly StageConfi
     stage: stages[i],
     runs: results.filter((r) => r.labels.methodId === ids[i]).sort((a, b) => a.seed - b.seed),
   }));
+}
+
+/**
+ * Paired table of Experiment 2: per method the hacking gap and the true safety score with their
+ * paired differences vs the on-policy row (± = half-width of the 95 % t-interval).
+ */
+export function safetyPairedTable(summary: ExperimentSummary): ResultTable {
+  const half = (d: SummaryDifference | null | undefined): Cell | null =>
+    d && Number.isFinite(d.mean) ? { mean: d.mean, ...(d.ci95 ? { stderr: (d.ci95[1] - d.ci95[0]) / 2 } : {}), n: d.seeds.length } : null;
+  return {
+    columns: [
+      { key: 'gap', label: 'Hacking gap (points)', higherIsBetter: false },
+      { key: 'gap_vs_ref', label: `Δ gap vs ${summary.reference} (± 95 % CI)`, higherIsBetter: false },
+      { key: 'true', label: 'True safety score (%)', higherIsBetter: true },
+      { key: 'true_vs_ref', label: `Δ true score vs ${summary.reference} (± 95 % CI)`, higherIsBetter: true },
+      { key: 'rm_vs_base', label: 'Δ RM score vs base (± 95 % CI)', higherIsBetter: true },
+    ],
+    rows: summary.rows.map((r) => {
+      const gap = r.metrics?.hacking_gap;
+      return {
+        name: r.name,
+        cells: {
+          gap: gap ? seedCell(Object.values(gap.perSeed)) : null,
+          gap_vs_ref: half(gap?.vsGrpo),
+          true: seedCell(Object.values(r.perSeed)),
+          true_vs_ref: half(r.vsGrpo),
+          rm_vs_base: half(r.metrics?.rm_normalized?.vsBase),
+        },
+      };
+    }),
+    caption: 'Hacking gap and true safety score with paired per-seed differences (95 % t-interval half-width after ±).',
+  };
+}
+
+/**
+ * Paired verdicts of Experiment 2: does the on-policy row hack the RM (gap vs base), and does each
+ * other row (f-HAL λ, FDO, DPO) have a smaller hacking gap and a higher true score than it.
+ */
+export function pairedSafetyClaims(summary: ExperimentSummary): Claim[] {
+  const ref = summary.rows.find((r) => r.name === summary.reference);
+  if (!ref) return [];
+  const claims: Claim[] = [];
+  const gap = ref.metrics?.hacking_gap;
+  if (gap?.vsBase) {
+    claims.push({
+      claim: `${ref.name} (on-policy against the learned RM) widens the hacking gap over the base`,
+      paper: 'pure on-policy optimisation of a learned reward model hacks it',
+      held: heldOf(gap.vsBase.verdict, 'worse'),
+      detail: `gap ${gap.mean.toFixed(1)} points; ${describeDifference(gap.vsBase)}`,
+    });
+  }
+  for (const r of summary.rows) {
+    if (r === ref || r.name === BASE_ROW) continue;
+    const g = r.metrics?.hacking_gap;
+    claims.push({
+      claim: `${r.name} has a smaller hacking gap than ${ref.name}`,
+      paper: 'yes for f-HAL: the offline term anchors the policy',
+      held: g?.vsGrpo ? heldOf(g.vsGrpo.verdict, 'better') : null,
+      detail: `gap ${g ? g.mean.toFixed(1) : 'n/a'} points; ${describeDifference(g?.vsGrpo ?? null)}; true score ${r.mean.toFixed(1)}% (${describeDifference(r.vsGrpo)}); RM score vs base ${describeDifference(r.metrics?.rm_normalized?.vsBase ?? null)}`,
+    });
+  }
+  return claims;
 }

@@ -6,8 +6,8 @@
  * crash never leaves a half-written entry behind.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 
 /** Version of the experiment code; bump when training or evaluation code changes results. */
 export const EXPERIMENT_CODE_VERSION = 1;
@@ -52,6 +52,7 @@ export function cacheEntry(root: string, kind: string, keyValue: unknown): Cache
  * then atomically becomes the entry. The key value is stored next to it (`key.json`) for humans.
  */
 export async function fillCacheEntry(entry: CacheEntry, keyValue: unknown, build: (dir: string) => Promise<unknown>): Promise<void> {
+  removeStaleTemps(dirname(entry.dir));
   const tmp = `${entry.dir}.tmp-${process.pid}-${Date.now()}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
@@ -72,4 +73,38 @@ export async function fillCacheEntry(entry: CacheEntry, keyValue: unknown, build
 export function readCacheInfo<T = unknown>(entry: CacheEntry): T {
   const done = JSON.parse(readFileSync(join(entry.dir, 'done.json'), 'utf8')) as { info: T };
   return done.info;
+}
+
+/** Whether a process with this id exists (EPERM: it exists but belongs to someone else). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes `<entry>.tmp-<pid>-<ms>` folders whose writer is gone (a killed build: SIGKILL cannot
+ * be caught, so the next run clears them). With `recursive`, every kind under a cache root.
+ * Returns the folders removed.
+ */
+export function removeStaleTemps(dir: string, recursive = false): string[] {
+  if (!existsSync(dir)) return [];
+  const removed: string[] = [];
+  for (const ent of readdirSync(dir, { withFileTypes: true })) {
+    if (!ent.isDirectory()) continue;
+    const m = /\.tmp-(\d+)-\d+$/.exec(ent.name);
+    if (m) {
+      const pid = Number(m[1]);
+      if (pid !== process.pid && !processAlive(pid)) {
+        rmSync(join(dir, ent.name), { recursive: true, force: true });
+        removed.push(basename(ent.name));
+      }
+    } else if (recursive) {
+      removed.push(...removeStaleTemps(join(dir, ent.name), false));
+    }
+  }
+  return removed;
 }

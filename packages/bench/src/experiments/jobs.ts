@@ -6,6 +6,7 @@
 import type { PipelineConfig } from './config/schema.js';
 import { prepareShared } from './prepare.js';
 import { runPipeline, type RunResult } from './pipeline.js';
+import { setWorkSink } from './work.js';
 
 /** Builds the shared artefacts of a task. */
 export interface PrepareJob {
@@ -22,6 +23,8 @@ export interface RunJob {
   runDir: string;
   /** Labels recorded in result.json. */
   labels: { experiment?: string; methodId?: string; methodName?: string };
+  /** Trainer checkpoint interval; a killed run resumes from its last checkpoint. */
+  checkpointEvery?: number;
 }
 
 export type Job = PrepareJob | RunJob;
@@ -37,12 +40,24 @@ export function jobLogger(prefix: string): (msg: string) => void {
   };
 }
 
-/** Executes a job in this process. */
-export async function executeJob(job: Job): Promise<JobResult> {
+/**
+ * Executes a job in this process. `progress` receives the work units the job finishes as it goes
+ * (see work.ts); a worker forwards them to the parent.
+ */
+export async function executeJob(job: Job, progress?: (units: number) => void): Promise<JobResult> {
+  setWorkSink(progress ?? null);
+  try {
+    return await runJob(job);
+  } finally {
+    setWorkSink(null);
+  }
+}
+
+async function runJob(job: Job): Promise<JobResult> {
   if (job.kind === 'prepare') {
     const r = await prepareShared(job.pipeline, job.cacheRoot, jobLogger(`[prepare ${job.pipeline.task}]`));
     return { kind: 'prepare', base: r.base.dir, rm: r.rm?.dir ?? null, baseEval: r.baseEval.dir };
   }
-  const result = await runPipeline(job.pipeline, { runDir: job.runDir, cacheRoot: job.cacheRoot, labels: job.labels, log: jobLogger(`[${job.pipeline.name}]`) });
+  const result = await runPipeline(job.pipeline, { runDir: job.runDir, cacheRoot: job.cacheRoot, labels: job.labels, checkpointEvery: job.checkpointEvery, log: jobLogger(`[${job.pipeline.name}]`) });
   return { kind: 'run', result };
 }

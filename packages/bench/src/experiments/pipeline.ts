@@ -7,6 +7,7 @@
  * <runDir>/metrics.jsonl      one line per training step (the trainer's)
  * <runDir>/eval/curve.jsonl   held-out scores during training (every `eval.every` steps)
  * <runDir>/eval/<task>/samples.jsonl, results.json   final held-out evaluation
+ * <runDir>/adapter/           LoRA runs: the trained adapter in PEFT layout (adapter_config.json, adapter_model.safetensors)
  * <runDir>/result.json        summary; written last, so its presence means "finished"
  * ```
  *
@@ -15,21 +16,23 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FALIGN_VERSION, loadCheckpoint, saveCheckpoint } from '@falign/core';
+import { FALIGN_VERSION, LoraAdapter, mergeLora, saveLoraAdapter } from '@falign/core';
 import { createRefusalJudge } from '@falign/rewards';
 import type { StepMetrics } from '@falign/objectives';
 import type { MathPipelineConfig, PipelineConfig, SafetyPipelineConfig } from './config/schema.js';
+import { appendCurvePoint, clearCurvePoints, findResumePoint, pruneCheckpoints, readCurvePoints, removeTempCheckpoints } from './resume.js';
 import { EXPERIMENT_CODE_VERSION, contentHash, readCacheInfo } from './cache.js';
 import { MATH_GENERATOR_VERSION, MATH_TIERS, type MathTier } from './generators/math.js';
 import { SAFETY_GENERATOR_VERSION } from './generators/safety.js';
 import type { MathSampleRecord, MathTierScore } from './eval/math-eval.js';
 import { isAlignedResponse, normalizeRmScore, summarizeSafety, type SafetySampleRecord, type SafetyScores } from './eval/safety-eval.js';
-import { mathTaskReward } from './eval/verifier.js';
+import { mathTaskReward, randomReward } from './eval/verifier.js';
 import { activeBackend, evalMathPolicy, evalSafetyPolicy, openRewardModel, prepareShared, startBackend, type BaseEval, type BaseInfo } from './prepare.js';
 import { runStage, type StagePair, type StagePrompt, type StageReward } from './stages.js';
-import { buildMathTask, mathPreferencePairs, mathPromptItems, type MathTask } from './tasks/math-task.js';
+import { buildMathTask, mathPreferencePairs, mathPromptItems, mathSftExamples, type MathTask } from './tasks/math-task.js';
 import { buildSafetyTask, type SafetyTask } from './tasks/safety-task.js';
-import { taskTokenizer } from './tokenizer.js';
+import { curveUnits, evalUnits, reportWork, stageStepUnits } from './work.js';
+import { baseSpec, openBase, savePolicy } from './pretrained-base.js';
 
 /** Held-out scores at one point of training. */
 export interface CurvePoint {
@@ -66,6 +69,11 @@ export interface PipelineOptions {
   saveFinalCheckpoint?: boolean;
   /** Run even when a finished result with the same config exists. */
   force?: boolean;
+  /**
+   * Save a trainer checkpoint every N steps; a killed single-stage run then resumes from its last
+   * one (see resume.ts) instead of step 1. Default: no periodic checkpoints.
+   */
+  checkpointEvery?: number;
 }
 
 /** The git commit of the working directory, or null outside a repository. */
@@ -172,8 +180,14 @@ export async function runPipeline(cfg: PipelineConfig, opts: PipelineOptions): P
   }
   const t0 = Date.now();
   const backend = await startBackend(cfg.backend);
-  // A previous, unfinished or differently-configured attempt is replaced.
-  for (const stale of ['metrics.jsonl', 'eval', 'result.json', 'checkpoints']) rmSync(join(opts.runDir, stale), { recursive: true, force: true });
+  // A previous, unfinished or differently-configured attempt is replaced, unless it is the same
+  // single-stage config with periodic checkpoints: that one continues from its last checkpoint.
+  const resume = opts.checkpointEvery && cfg.stages.length === 1 ? findResumePoint(opts.runDir, pipelineHash(cfg)) : null;
+  removeTempCheckpoints(opts.runDir);
+  const keep = resume ? ['metrics.jsonl', 'checkpoints'] : [];
+  for (const stale of ['metrics.jsonl', 'eval', 'result.json', 'checkpoints', 'adapter']) if (!keep.includes(stale)) rmSync(join(opts.runDir, stale), { recursive: true, force: true });
+  if (!resume) clearCurvePoints(opts.runDir);
+  else log(`resuming from ${resume.dir} (step ${resume.step}; at most ${opts.checkpointEvery} step(s) of work lost)`);
   mkdirSync(join(opts.runDir, 'eval'), { recursive: true });
   writeJson(join(opts.runDir, 'config.json'), {
     config: cfg,
@@ -188,10 +202,19 @@ export async function runPipeline(cfg: PipelineConfig, opts: PipelineOptions): P
 
   const shared = await prepareShared(cfg, opts.cacheRoot, log);
   const baseInfo = readCacheInfo<BaseInfo>(shared.base);
-  const tokenizer = taskTokenizer();
-  const loaded = await loadCheckpoint(join(shared.base.dir, 'model'), { trainable: true });
+  // With LoRA the base stays frozen and the reference is the same weights with the adapters off.
+  const loaded = await openBase(shared.base, { trainable: !cfg.lora });
+  // The base's own tokenizer: the task's char tokenizer, or a pretrained model's (prompts are text).
+  const tokenizer = loaded.tokenizer;
   const model = loaded.model;
-  const reference = model.clone({ trainable: false });
+  let adapter: LoraAdapter | null = null;
+  try {
+    adapter = cfg.lora ? LoraAdapter.create(model, { ...cfg.lora, seed: cfg.seed }) : null;
+  } catch (e) {
+    model.dispose();
+    throw new Error(`lora: ${(e as Error).message}`, { cause: e });
+  }
+  const reference = adapter ? adapter.reference() : model.clone({ trainable: false });
   const rm = cfg.task === 'safety' ? await openRewardModel(shared.rm!) : null;
   try {
     const mathTask = cfg.task === 'math' ? buildMathTask(cfg.data) : null;
@@ -199,10 +222,10 @@ export async function runPipeline(cfg: PipelineConfig, opts: PipelineOptions): P
 
     const evaluate = async (limit?: number): Promise<{ final: FinalEval; metrics: Record<string, number>; records: unknown[] }> => {
       if (cfg.task === 'math') {
-        const r = await evalMathPolicy(model, cfg as MathPipelineConfig, mathTask as MathTask, { limit, seed: cfg.seed });
+        const r = await evalMathPolicy(model, cfg as MathPipelineConfig, mathTask as MathTask, { limit, seed: cfg.seed, tokenizer });
         return { final: { task: 'math', tiers: r.tiers, meanGreedy: r.meanGreedy }, metrics: mathCurveMetrics(r.tiers, r.meanGreedy), records: r.records };
       }
-      const r = await evalSafetyPolicy(model, cfg as SafetyPipelineConfig, safetyTask as SafetyTask, rm!.scorer, rm!.info.quality.calibration, { limit, seed: cfg.seed });
+      const r = await evalSafetyPolicy(model, cfg as SafetyPipelineConfig, safetyTask as SafetyTask, rm!.scorer, rm!.info.quality.calibration, { limit, seed: cfg.seed, tokenizer });
       return { final: { task: 'safety', scores: r.scores }, metrics: safetyCurveMetrics(r.scores), records: r.records };
     };
 
@@ -210,6 +233,7 @@ export async function runPipeline(cfg: PipelineConfig, opts: PipelineOptions): P
     const curveEvery = cfg.eval.every;
     // Step 0 is the base policy: its curve point comes from the cached base evaluation.
     if (curveEvery > 0) curve.push({ step: 0, metrics: curveMetricsFromRecords(cfg.task, readBaseRecords(shared.baseEval.dir), cfg.eval.curvePrompts) });
+    if (resume) curve.push(...readCurvePoints(opts.runDir, resume.step).filter((p) => p.step > 0));
 
     const { prompts, rewards, pairs } = stageData(cfg, mathTask, safetyTask, rm);
     const stages: RunResult['stages'] = [];
@@ -219,21 +243,46 @@ export async function runPipeline(cfg: PipelineConfig, opts: PipelineOptions): P
       log(`stage ${k + 1}/${cfg.stages.length}: ${stage.algorithm}, ${stage.steps} steps`);
       const stageDir = cfg.stages.length === 1 ? opts.runDir : join(opts.runDir, `stage-${k + 1}`);
       mkdirSync(stageDir, { recursive: true });
+      // The random-reward control trains on coin flips; the task's reward is logged beside them.
+      const random = 'randomReward' in stage ? stage.randomReward : undefined;
+      const stageRewards =
+        random === undefined ? rewards : [{ name: 'random', fn: randomReward(cfg.seed * 7919 + k, random) }, ...rewards.map((r) => ({ ...r, weight: 0 }))];
+      // The "no RL" control continues on the base's own demonstrations (math: the same teacher).
+      const stagePairs =
+        stage.algorithm === 'sft' && mathTask && cfg.task === 'math'
+          ? mathSftExamples(mathTask, cfg.data.sftCarryDropRate, cfg.data.seed).map((e) => ({ prompt: e.prompt, chosen: e.response, rejected: '' }))
+          : pairs;
       await runStage(stage, {
         model,
         tokenizer,
         reference,
+        adapter: adapter ?? undefined,
         prompts,
-        rewards,
-        pairs,
+        rewards: stageRewards,
+        pairs: stagePairs,
         runDir: stageDir,
         seed: cfg.seed * 1009 + k,
+        checkpointEvery: cfg.stages.length === 1 ? opts.checkpointEvery : undefined,
+        resumeFrom: resume?.dir,
+        // A kill between a checkpoint and its step's curve point loses that point: evaluate it now
+        // (the weights are the checkpoint's, so the value is the one the uninterrupted run gets).
+        onResume: async (step: number) => {
+          if (curveEvery > 0 && step > 0 && step < stage.steps && step % curveEvery === 0 && !curve.some((p) => p.step === step)) {
+            const point = { step, metrics: (await evaluate(cfg.eval.curvePrompts)).metrics };
+            curve.push(point);
+            appendCurvePoint(opts.runDir, point);
+          }
+        },
         onStep: async (m: StepMetrics) => {
+          reportWork(stageStepUnits(stage));
           const step = offset + Number(m.step);
           if (typeof m.step === 'number' && m.step % 10 === 0) log(`step ${m.step}/${stage.steps} reward ${fmt(m.reward)} loss ${fmt(m.loss)}`);
           const last = k === cfg.stages.length - 1 && Number(m.step) === stage.steps;
           if (curveEvery > 0 && step % curveEvery === 0 && !last) {
-            curve.push({ step, metrics: (await evaluate(cfg.eval.curvePrompts)).metrics });
+            const point = { step, metrics: (await evaluate(cfg.eval.curvePrompts)).metrics };
+            reportWork(curveUnits(cfg));
+            curve.push(point);
+            if (opts.checkpointEvery) appendCurvePoint(opts.runDir, point);
           }
         },
       });
@@ -242,6 +291,7 @@ export async function runPipeline(cfg: PipelineConfig, opts: PipelineOptions): P
     }
 
     const final = await evaluate();
+    reportWork(evalUnits(cfg));
     // The last point is the curve subset of the final evaluation (same prompts, same greedy decoding).
     if (curveEvery > 0) curve.push({ step: offset, metrics: curveMetricsFromRecords(cfg.task, final.records, cfg.eval.curvePrompts) });
     const evalDir = join(opts.runDir, 'eval', cfg.task);
@@ -249,8 +299,15 @@ export async function runPipeline(cfg: PipelineConfig, opts: PipelineOptions): P
     writeJsonl(join(evalDir, 'samples.jsonl'), final.records);
     writeJson(join(evalDir, 'results.json'), { ...final.final, base: readCacheInfo<BaseEval>(shared.baseEval), baseModel: baseInfo });
     if (curve.length > 0) writeJsonl(join(opts.runDir, 'eval', 'curve.jsonl'), curve);
+    if (adapter) await saveLoraAdapter(join(opts.runDir, 'adapter'), adapter, { baseModel: baseSpec(shared.base) });
     if (opts.saveFinalCheckpoint) {
-      await saveCheckpoint(join(opts.runDir, 'checkpoints', 'final'), { model, tokenizer, meta: { kind: 'falign-run', name: cfg.name, task: cfg.task } });
+      // A LoRA run's policy is saved merged (base + s·B·A); the adapter alone is in <runDir>/adapter.
+      const policy = adapter ? mergeLora(adapter) : model;
+      try {
+        await savePolicy(join(opts.runDir, 'checkpoints', 'final'), { model: policy, tokenizer, baseSpec: baseSpec(shared.base), meta: { kind: 'falign-run', name: cfg.name, task: cfg.task, ...(adapter ? { lora: 'merged' } : {}) } });
+      } finally {
+        if (policy !== model) policy.dispose();
+      }
     }
     const result: RunResult = {
       name: cfg.name,
@@ -266,11 +323,17 @@ export async function runPipeline(cfg: PipelineConfig, opts: PipelineOptions): P
       curve,
     };
     writeJson(join(opts.runDir, 'result.json'), result);
+    // Finished: the periodic checkpoints and the partial curve have served their purpose.
+    if (opts.checkpointEvery) {
+      pruneCheckpoints(opts.runDir, -1);
+      clearCurvePoints(opts.runDir);
+    }
     log(`done in ${result.wallSeconds.toFixed(0)}s`);
     return result;
   } finally {
     rm?.dispose();
     reference.dispose();
+    adapter?.dispose();
     model.dispose();
   }
 }
@@ -291,7 +354,7 @@ function stageData(
     const reward = mathTaskReward();
     return {
       prompts: mathPromptItems(task.rlPrompts),
-      rewards: [{ name: 'gsm8k_strict', fn: (s) => reward(s) }],
+      rewards: [{ name: 'accuracy', fn: (s) => reward(s) }],
       pairs: mathPreferencePairs(task.demos, cfg.seed),
     };
   }

@@ -24,15 +24,21 @@ function workerEntry(): { file: string; execArgv: string[] } {
   return { file: ts, execArgv: ['--conditions', 'development', '--import', 'tsx'] };
 }
 
-/** Runs one job in a fresh child process. */
-export function runJobInChild(job: Job): Promise<JobResult> {
+/** A progress message of a worker: work units finished since the last one. */
+export interface WorkerProgress {
+  progress: number;
+}
+
+/** Runs one job in a fresh child process; `progress` receives its finished work units. */
+export function runJobInChild(job: Job, progress?: (units: number) => void): Promise<JobResult> {
   const { file, execArgv } = workerEntry();
   return new Promise((resolvePromise, reject) => {
     const child = fork(file, [], { execArgv, stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: process.env });
     child.stdout?.pipe(process.stderr, { end: false });
     let reply: WorkerReply | null = null;
     child.on('message', (m) => {
-      reply = m as WorkerReply;
+      if (m && typeof m === 'object' && 'progress' in m) progress?.((m as WorkerProgress).progress);
+      else reply = m as WorkerReply;
     });
     child.on('error', (e) => reject(new Error(`worker for ${describeJob(job)} could not start: ${e.message}`)));
     child.on('exit', (code, signal) => {
@@ -59,8 +65,8 @@ export class JobPool {
     this.limit = pLimit(workers);
   }
 
-  /** Schedules `job` after `deps`; in-process when the pool has one worker. */
-  submit(job: Job, deps: readonly Promise<unknown>[] = []): Promise<JobResult> {
-    return Promise.all(deps).then(() => this.limit(() => (this.workers === 1 ? executeJob(job) : runJobInChild(job))));
+  /** Schedules `job` after `deps`; in-process when the pool has one worker. `progress` gets its work units. */
+  submit(job: Job, deps: readonly Promise<unknown>[] = [], progress?: (units: number) => void): Promise<JobResult> {
+    return Promise.all(deps).then(() => this.limit(() => (this.workers === 1 ? executeJob(job, progress) : runJobInChild(job, progress))));
   }
 }

@@ -6,13 +6,14 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DecoderLM, backendName, initBackend, loadCheckpoint, saveCheckpoint, type BackendName } from '@falign/core';
+import { DecoderLM, backendName, initBackend, saveCheckpoint, type BackendName, type Tokenizer } from '@falign/core';
 import { createRefusalJudge } from '@falign/rewards';
 import type { EvalConfig, MathPipelineConfig, PipelineConfig, RewardModelConfig, SafetyDataConfig, SafetyPipelineConfig } from './config/schema.js';
 import { EXPERIMENT_CODE_VERSION, cacheEntry, fillCacheEntry, readCacheInfo, type CacheEntry } from './cache.js';
 import { MATH_GENERATOR_VERSION } from './generators/math.js';
 import { SAFETY_GENERATOR_VERSION } from './generators/safety.js';
 import { taskTokenizer } from './tokenizer.js';
+import { TRAINED_SAMPLE_UNITS, baseEvalUnits, reportWork } from './work.js';
 import { demonstrationNll, trainSft, type SftExample } from './sft.js';
 import { buildMathTask, mathSftExamples, type MathTask } from './tasks/math-task.js';
 import { buildSafetyTask, type SafetyTask } from './tasks/safety-task.js';
@@ -29,6 +30,7 @@ import {
   type RewardModelQuality,
 } from './reward-model.js';
 import type { MathTier } from './generators/math.js';
+import { assertScratchModel, fillPretrainedBase, isPretrainedModel, openBase, pretrainedBaseKey } from './pretrained-base.js';
 
 /** Starts the config's backend ('auto' lets core choose). */
 export async function startBackend(backend: PipelineConfig['backend']): Promise<string> {
@@ -41,6 +43,7 @@ function versions(task: 'math' | 'safety'): Record<string, number> {
 
 /** Cache key of the SFT base of a pipeline. */
 export function baseKey(cfg: PipelineConfig, backend: string): unknown {
+  if (isPretrainedModel(cfg.model)) return pretrainedBaseKey({ ...cfg, model: cfg.model }, backend, versions(cfg.task));
   // The RL prompt pool is drawn after the demonstrations and does not change them.
   const data = cfg.task === 'math' ? { ...cfg.data, rlPromptsPerTier: undefined } : cfg.data;
   return { kind: 'sft-base', task: cfg.task, data, model: cfg.model, sft: cfg.sft, backend, versions: versions(cfg.task) };
@@ -84,7 +87,7 @@ export type BaseEval =
 type Log = (msg: string) => void;
 
 function taskExamples(cfg: PipelineConfig, task: MathTask | SafetyTask): SftExample[] {
-  return cfg.task === 'math' ? mathSftExamples(task as MathTask) : (task as SafetyTask).demos.map((d) => ({ prompt: d.prompt, response: d.response }));
+  return cfg.task === 'math' ? mathSftExamples(task as MathTask, cfg.data.sftCarryDropRate, cfg.data.seed) : (task as SafetyTask).demos.map((d) => ({ prompt: d.prompt, response: d.response }));
 }
 
 /** Builds the task data of a pipeline. */
@@ -98,16 +101,19 @@ export async function ensureBase(cfg: PipelineConfig, cacheRoot: string, log: Lo
   const key = baseKey(cfg, backend);
   const entry = cacheEntry(cacheRoot, 'sft-base', key);
   if (entry.ready) return entry;
+  if (isPretrainedModel(cfg.model)) return fillPretrainedBase({ ...cfg, model: cfg.model }, entry, key, buildTask(cfg), log);
+  assertScratchModel(cfg);
   const task = buildTask(cfg);
   const examples = taskExamples(cfg, task);
   const tokenizer = taskTokenizer();
-  log(`[${cfg.task}] SFT base: ${examples.length} demonstrations, ${cfg.sft.steps} steps (cache ${entry.key})`);
+  log(`SFT base: ${examples.length} demonstrations, ${cfg.sft.steps} steps (cache ${entry.key})`);
   const t0 = Date.now();
   await fillCacheEntry(entry, key, async (dir) => {
     const model = new DecoderLM({ ...cfg.model, vocabSize: tokenizer.vocabSize }, { seed: cfg.sft.seed });
     try {
       const logs = trainSft(model, tokenizer, examples, cfg.sft, (l) => {
-        if (l.step % 50 === 0 || l.step === cfg.sft.steps - 1) log(`[${cfg.task}] SFT step ${l.step + 1}/${cfg.sft.steps} loss ${l.loss.toFixed(3)}`);
+        reportWork(cfg.sft.batchSize * TRAINED_SAMPLE_UNITS);
+        if (l.step % 50 === 0 || l.step === cfg.sft.steps - 1) log(`SFT step ${l.step + 1}/${cfg.sft.steps} loss ${l.loss.toFixed(3)}`);
       });
       writeFileSync(join(dir, 'sft-log.jsonl'), logs.map((l) => JSON.stringify(l)).join('\n') + '\n');
       const heldOut =
@@ -143,11 +149,12 @@ export async function ensureRewardModel(cfg: SafetyPipelineConfig, cacheRoot: st
   if (entry.ready) return entry;
   const task = buildSafetyTask(cfg.data);
   const tokenizer = taskTokenizer();
-  log(`[safety] reward model: ${task.trainPairs.length} pairs, ${cfg.rewardModel.steps} steps (cache ${entry.key})`);
+  log(`reward model: ${task.trainPairs.length} pairs, ${cfg.rewardModel.steps} steps (cache ${entry.key})`);
   const t0 = Date.now();
   await fillCacheEntry(entry, key, async (dir) => {
     const { model, logs } = trainRewardModel(tokenizer, task.trainPairs, cfg.rewardModel, (l) => {
-      if (l.step % 50 === 0 || l.step === cfg.rewardModel.steps - 1) log(`[safety] RM step ${l.step + 1}/${cfg.rewardModel.steps} loss ${l.loss.toFixed(3)}`);
+      reportWork(2 * cfg.rewardModel.batchSize * TRAINED_SAMPLE_UNITS);
+      if (l.step % 50 === 0 || l.step === cfg.rewardModel.steps - 1) log(`RM step ${l.step + 1}/${cfg.rewardModel.steps} loss ${l.loss.toFixed(3)}`);
     });
     try {
       writeFileSync(join(dir, 'rm-log.jsonl'), logs.map((l) => JSON.stringify(l)).join('\n') + '\n');
@@ -155,7 +162,7 @@ export async function ensureRewardModel(cfg: SafetyPipelineConfig, cacheRoot: st
       const quality = await assessRewardModel(scorer, task.testPairs);
       const probes = await probeRewardModelBiases(scorer, task.test, quality.calibration, cfg.data.maxResponseChars, cfg.data.seed);
       await saveRewardModel(join(dir, 'model'), model, tokenizer);
-      log(`[safety] reward model held-out pair accuracy ${(quality.accuracy * 100).toFixed(1)}%`);
+      log(`reward model held-out pair accuracy ${(quality.accuracy * 100).toFixed(1)}%`);
       const info: RewardModelInfo = {
         quality,
         probes,
@@ -180,10 +187,10 @@ export async function openRewardModel(entry: CacheEntry): Promise<{ scorer: Rewa
 }
 
 /** Evaluates a math policy on the held-out sets with the pipeline's eval settings. */
-export async function evalMathPolicy(model: DecoderLM, cfg: MathPipelineConfig, task: MathTask, opts: { limit?: number; seed: number }) {
-  return evaluateMath(model, taskTokenizer(), task.test, {
+export async function evalMathPolicy(model: DecoderLM, cfg: MathPipelineConfig, task: MathTask, opts: { limit?: number; seed: number; tokenizer?: Tokenizer; samples?: number }) {
+  return evaluateMath(model, opts.tokenizer ?? taskTokenizer(), task.test, {
     maxNewTokens: cfg.eval.maxNewTokens,
-    samples: opts.limit !== undefined ? 0 : cfg.eval.samples,
+    samples: opts.limit !== undefined ? 0 : (opts.samples ?? cfg.eval.samples),
     temperature: cfg.eval.temperature,
     seed: opts.seed,
     limit: opts.limit,
@@ -197,9 +204,9 @@ export async function evalSafetyPolicy(
   task: SafetyTask,
   rm: RewardModelScorer,
   calibration: RmCalibration,
-  opts: { limit?: number; seed: number },
+  opts: { limit?: number; seed: number; tokenizer?: Tokenizer },
 ) {
-  return evaluateSafety(model, taskTokenizer(), task.test, rm, calibration, createRefusalJudge('default'), {
+  return evaluateSafety(model, opts.tokenizer ?? taskTokenizer(), task.test, rm, calibration, createRefusalJudge('default'), {
     maxNewTokens: cfg.eval.maxNewTokens,
     seed: opts.seed,
     limit: opts.limit,
@@ -238,20 +245,22 @@ export async function prepareShared(
   const key = baseEvalKey(cfg, base, rm);
   const baseEval = cacheEntry(cacheRoot, 'base-eval', key);
   if (!baseEval.ready) {
-    const ck = await loadCheckpoint(join(base.dir, 'model'), { trainable: false });
+    const ck = await openBase(base, { trainable: false });
     try {
       await fillCacheEntry(baseEval, key, async (dir) => {
         if (cfg.task === 'math') {
-          const r = await evalMathPolicy(ck.model, cfg, buildMathTask(cfg.data), { seed: 0 });
+          const r = await evalMathPolicy(ck.model, cfg, buildMathTask(cfg.data), { seed: 0, tokenizer: ck.tokenizer, samples: cfg.eval.baseSamples || cfg.eval.samples });
           writeFileSync(join(dir, 'samples.jsonl'), r.records.map((x) => JSON.stringify(x)).join('\n') + '\n');
-          log(`[math] base greedy pass@1 ${formatTiers(r.tiers)}`);
+          reportWork(baseEvalUnits(cfg));
+          log(`base greedy pass@1 ${formatTiers(r.tiers)}`);
           return { task: 'math', tiers: r.tiers, meanGreedy: r.meanGreedy } satisfies BaseEval;
         }
         const opened = await openRewardModel(rm as CacheEntry);
         try {
-          const r = await evalSafetyPolicy(ck.model, cfg, buildSafetyTask(cfg.data), opened.scorer, opened.info.quality.calibration, { seed: 0 });
+          const r = await evalSafetyPolicy(ck.model, cfg, buildSafetyTask(cfg.data), opened.scorer, opened.info.quality.calibration, { seed: 0, tokenizer: ck.tokenizer });
           writeFileSync(join(dir, 'samples.jsonl'), r.records.map((x) => JSON.stringify(x)).join('\n') + '\n');
-          log(`[safety] base refusal(harmful) ${(r.scores.refusalHarmful * 100).toFixed(0)}% over-refusal(benign) ${(r.scores.overRefusalBenign * 100).toFixed(0)}%`);
+          reportWork(baseEvalUnits(cfg));
+          log(`base refusal(harmful) ${(r.scores.refusalHarmful * 100).toFixed(0)}% over-refusal(benign) ${(r.scores.overRefusalBenign * 100).toFixed(0)}%`);
           return { task: 'safety', scores: r.scores } satisfies BaseEval;
         } finally {
           opened.dispose();

@@ -8,9 +8,29 @@ import { barChartSvg, lineChartSvg, type LineSeries } from '../report/plots.js';
 import { readTrainingRun, trainingCurves, type TrainingRun } from '../report/training.js';
 import { writeReport, type ReportChart, type ReportTable, type WrittenReport } from '../report/write.js';
 import type { ExperimentConfig } from './config/schema.js';
-import { BASE_ROW, mathClaims, mathTable, relativeOverallBySeed, renderClaims, safetyClaims, safetyTable, tierLabel, type Claim, type MethodRuns } from './aggregate.js';
+import {
+  BASE_ROW,
+  baseTierTable,
+  grpoMethod,
+  isRandomControl,
+  mathClaims,
+  mathPairedTable,
+  mathTable,
+  optimisationTable,
+  relativeOverallBySeed,
+  renderClaims,
+  safetyClaims,
+  safetyTable,
+  tierLabel,
+  pairedSafetyClaims,
+  safetyPairedTable,
+  type Claim,
+  type MethodRuns,
+} from './aggregate.js';
+import { summarizeExperiment, type ExperimentSummary } from './summary.js';
 import { MATH_TIERS } from './generators/math.js';
 import type { BaseEval, BaseInfo, RewardModelInfo } from './prepare.js';
+import { describePretrainedBase, isPretrainedModel } from './pretrained-base.js';
 
 /** Everything known about one finished (or partly finished) experiment. */
 export interface ExperimentOutcome {
@@ -32,6 +52,8 @@ export interface ReportSection {
   charts: ReportChart[];
   notes: string[];
   claims: Claim[];
+  /** The machine-readable summary of this experiment (summary.json). */
+  summary?: ExperimentSummary;
 }
 
 /** Mean ± stderr over seeds of a per-run curve metric, one series per method. */
@@ -80,14 +102,39 @@ export async function mathSection(outcome: ExperimentOutcome): Promise<ReportSec
   if (exp.eval.samples > 0) {
     tables.push({ name: 'exp1-math-pass1-sampled', title: 'Experiment 1: held-out pass@1 (sampled, %)', table: mathTable(outcome.base, outcome.methods, 'sampled'), options: { digits: 1, base: BASE_ROW } });
   }
+  const k = exp.eval.baseSamples || exp.eval.samples;
+  const baseTiers = baseTierTable(outcome.base, k);
+  if (baseTiers) {
+    tables.push({ name: 'exp1-base-tiers', title: `Experiment 1: the SFT base per tier (pass@1, pass@${k}, zero-variance share; sampled at T = ${exp.eval.temperature})`, table: baseTiers, options: { digits: 1, averageRank: false, highlightBest: false, rowHeader: 'Tier' } });
+  }
   const ro = relativeOverallBySeed(table, outcome.methods);
+  const reference = grpoMethod(outcome.methods)?.name ?? outcome.methods[0]?.name ?? 'GRPO';
+  const summary = summarizeExperiment({ experiment: exp.name, task: 'math', seeds: exp.seeds, base: outcome.base, methods: outcome.methods, reference });
+  tables.push({ name: 'exp1-math-paired', title: `Experiment 1: mean pass@1 and paired differences vs the base and vs ${reference} (95 % CI)`, table: mathPairedTable(summary), options: { digits: 1, averageRank: false, highlightBest: false } });
   const charts: ReportChart[] = [];
   const runs = await trainingRuns(outcome);
   if (runs.length > 0) {
+    tables.push({
+      name: 'exp1-optimisation',
+      title: 'Experiment 1: optimisation per method (gradient norm, clipping, learning signal, KL, entropy)',
+      table: optimisationTable(outcome.methods.map((m) => ({ name: m.name, steps: runs.filter((r) => r.group === m.name).map((r) => [...r.steps.values()]) }))),
+      options: { digits: 2, averageRank: false, highlightBest: false },
+    });
+    // The task reward of the sampled groups (logged with weight 0 for the random-reward control).
     charts.push({
       name: 'exp1-train-reward',
-      title: 'Experiment 1: training reward (verifier accuracy of the sampled groups), mean ± stderr over seeds',
-      svg: await lineChartSvg(trainingCurves(runs, 'reward'), { xLabel: 'optimizer step', yLabel: 'mean reward' }),
+      title: 'Experiment 1: training accuracy of the sampled groups (exact `#### N`), mean ± stderr over seeds',
+      svg: await lineChartSvg(trainingCurves(runs, 'rewards/accuracy/mean'), { xLabel: 'optimizer step', yLabel: 'accuracy (0–1)' }),
+    });
+    charts.push({
+      name: 'exp1-train-kl',
+      title: 'Experiment 1: KL to the reference policy during training (k3 estimate, nats/token)',
+      svg: await lineChartSvg(trainingCurves(runs, 'kl'), { xLabel: 'optimizer step', yLabel: 'KL (nats/token)' }),
+    });
+    charts.push({
+      name: 'exp1-train-entropy',
+      title: 'Experiment 1: policy entropy of the sampled tokens during training (nats/token)',
+      svg: await lineChartSvg(trainingCurves(runs, 'entropy'), { xLabel: 'optimizer step', yLabel: 'entropy (nats/token)' }),
     });
   }
   const heldOut = curveSeries(outcome.methods, 'pass@1/mean', 100);
@@ -106,12 +153,27 @@ export async function mathSection(outcome: ExperimentOutcome): Promise<ReportSec
     ...statusNote(outcome),
     ...(exp.$comment ? [`Config note: ${exp.$comment}`] : []),
     `Relative Overall per seed (mean ± stderr over seeds, same normalisation as the table): ${outcome.methods.map((m) => `${m.name} ${fmtSe(ro[m.name])}`).join('; ')}.`,
-    `Base policy: ${outcome.baseInfo.numParams.toLocaleString('en-US')}-parameter ${exp.model.arch} decoder (d=${exp.model.dModel}, ${exp.model.nLayers} layers), SFT on ${outcome.baseInfo.demonstrations} demonstrations for ${outcome.baseInfo.steps} steps (loss ${outcome.baseInfo.firstLoss.toFixed(2)} → ${outcome.baseInfo.lastLoss.toFixed(2)}${outcome.baseInfo.heldOutNll !== null ? `, held-out NLL/token ${outcome.baseInfo.heldOutNll.toFixed(3)}` : ''}).`,
-    `Every method: ${describeTraining(exp)}; seeds ${exp.seeds.join(', ')}. Reward = strict GSM8K verification (\`#### N\`) by @falign/rewards, the same check as the evaluation.`,
+    isPretrainedModel(exp.model) ? describePretrainedBase(exp.model, outcome.baseInfo) : `Base policy: ${outcome.baseInfo.numParams.toLocaleString('en-US')}-parameter ${exp.model.arch} decoder (d=${exp.model.dModel}, ${exp.model.nLayers} layers), SFT on ${outcome.baseInfo.demonstrations} demonstrations for ${outcome.baseInfo.steps} steps (loss ${outcome.baseInfo.firstLoss.toFixed(2)} → ${outcome.baseInfo.lastLoss.toFixed(2)}${outcome.baseInfo.heldOutNll !== null ? `, held-out NLL/token ${outcome.baseInfo.heldOutNll.toFixed(3)}` : ''}).`,
+    `Every method: ${describeTraining(exp)}; seeds ${exp.seeds.join(', ')} (shared by every method, so differences are paired per seed). Reward = exact-format verification: the last line must be exactly \`#### N\` with N the gold integer (no \`#####\`, commas or leading zeros), the same check as the evaluation.`,
+    ...controlNotes(outcome.methods),
   ];
-  const claims = mathClaims(table, outcome.methods);
+  const claims = mathClaims(table, outcome.methods, summary);
   notes.push(...mathContext(outcome, runs, claims));
-  return { title: `Experiment 1 — math (RLVR), ${exp.name}`, tables, charts, notes, claims };
+  return { title: `Experiment 1 — math (RLVR), ${exp.name}`, tables, charts, notes, claims, summary };
+}
+
+/** What the control rows are. */
+function controlNotes(methods: readonly MethodRuns[]): string[] {
+  const out: string[] = [];
+  const random = methods.find(isRandomControl);
+  if (random && 'randomReward' in random.stage) {
+    out.push(
+      `${random.name}: the same ${random.stage.algorithm.toUpperCase()} update, but the training reward of every completion is an independent Bernoulli(${random.stage.randomReward}) draw (the task's accuracy is logged, not used): the noise floor of an RL update of this size.`,
+    );
+  }
+  const sft = methods.find((m) => m.stage.algorithm === 'sft');
+  if (sft) out.push(`${sft.name}: the SFT base trained on its demonstrations for the same number of steps and learning rate, without any reward (the "no RL" control).`);
+  return out;
 }
 
 /** A few held-out answers to harmful prompts per method (first seed), so readers see what the numbers mean. */
@@ -228,6 +290,14 @@ export async function safetySection(outcome: ExperimentOutcome): Promise<ReportS
     charts.push({ name: 'exp2-hacking-gap', title: 'Experiment 2: hacking gap (normalised RM − true) during training (points)', svg: await lineChartSvg(curveSeries(outcome.methods, 'hacking_gap', 100), { xLabel: 'optimizer step', yLabel: 'gap (points)' }) });
   }
   const runs = await trainingRuns(outcome);
+  if (runs.length > 0) {
+    tables.push({
+      name: 'exp2-optimisation',
+      title: 'Experiment 2: optimisation per method (gradient norm, clipping, learning signal, KL, entropy)',
+      table: optimisationTable(outcome.methods.map((m) => ({ name: m.name, steps: runs.filter((r) => r.group === m.name).map((r) => [...r.steps.values()]) }))),
+      options: { digits: 2, averageRank: false, highlightBest: false },
+    });
+  }
   const onPolicyRuns = runs.filter((r) => [...r.steps.values()].some((m) => 'rewards/rm_normalized/mean' in m));
   if (onPolicyRuns.length > 0) {
     const rmS = trainingCurves(onPolicyRuns, 'rewards/rm_normalized/mean').map((s) => ({ name: `${s.name}: RM`, points: s.points }));
@@ -252,7 +322,16 @@ export async function safetySection(outcome: ExperimentOutcome): Promise<ReportS
       .join(', ')}.`,
   ];
   notes.push(...exampleAnswers(outcome));
-  return { title: `Experiment 2 — safety (learned reward model), ${exp.name}`, tables, charts, notes, claims: safetyClaims(outcome.base, outcome.methods) };
+  const onPolicy = outcome.methods.find((m) => m.stage.algorithm === 'fgrpo') ?? outcome.methods[0];
+  const summary = summarizeExperiment({ experiment: exp.name, task: 'safety', seeds: exp.seeds, base: outcome.base, methods: outcome.methods, reference: onPolicy?.name ?? '' });
+  tables.splice(1, 0, {
+    name: 'exp2-safety-paired',
+    title: `Experiment 2: paired differences vs ${summary.reference} (the on-policy row) and vs the base, 95 % CI`,
+    table: safetyPairedTable(summary),
+    options: { digits: 1, averageRank: false, highlightBest: false },
+  });
+  const claims = [...pairedSafetyClaims(summary), ...safetyClaims(outcome.base, outcome.methods)];
+  return { title: `Experiment 2 — safety (learned reward model), ${exp.name}`, tables, charts, notes, claims, summary };
 }
 
 function fin(v: number) {

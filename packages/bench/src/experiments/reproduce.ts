@@ -6,22 +6,28 @@
  *
  * ```
  * <out>/runs/<experiment>/<method>/seed-<s>/...   one run directory per pipeline
- * <out>/README.md, report.md, index.html, tables/, plots/, claims.json, reproduce.json
+ * <out>/README.md, report.md, index.html, tables/, plots/, claims.json, summary.json, reproduce.json
+ * <out>/provenance.json   the only machine-specific file: commit, date, wall time, machine
  * ```
+ *
+ * Everything except provenance.json depends only on the configs, the code and the backend, so a
+ * re-run on the same commit rewrites the tables, plots and claims byte for byte.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, platform, release } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import type { ExperimentConfig, StageConfig } from './config/schema.js';
 import { expandExperiment, loadExperimentConfig, methodStage, type GridRun } from './config/load.js';
-import { contentHash, readCacheInfo, experimentCacheRoot } from './cache.js';
+import { contentHash, readCacheInfo, experimentCacheRoot, removeStaleTemps } from './cache.js';
 import { JobPool } from './pool.js';
 import type { JobResult } from './jobs.js';
 import { finishedResult, gitCommit, type RunResult } from './pipeline.js';
 import { groupByMethod } from './aggregate.js';
 import { mathSection, safetySection, writeExperimentReport, type ExperimentOutcome, type ReportSection } from './report.js';
+import type { ExperimentSummary } from './summary.js';
 import { cachedShared, type BaseEval, type BaseInfo, type RewardModelInfo } from './prepare.js';
-import { startProgress } from '../util/progress.js';
+import { startProgress, type Progress } from '../util/progress.js';
+import { prepareUnits, runUnits } from './work.js';
 
 /** Options of {@link reproduce}. */
 export interface ReproduceOptions {
@@ -37,6 +43,14 @@ export interface ReproduceOptions {
   log?: (msg: string) => void;
   /** Silence the progress bar. */
   quiet?: boolean;
+  /** Trainer checkpoint interval of every run (a killed run resumes from its last one); default 10, 0 = none. */
+  checkpointEvery?: number;
+}
+
+/** A config path for the report: relative to the working directory, never absolute. */
+export function displayPath(file: string, cwd = process.cwd()): string {
+  const rel = relative(cwd, resolve(file));
+  return rel === '' || isAbsolute(rel) || rel.startsWith('..') ? basename(file) : rel.split('\\').join('/');
 }
 
 /** Summary of a reproduce call. */
@@ -77,13 +91,19 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceSummar
     names.add(e.name);
   }
   mkdirSync(outDir, { recursive: true });
+  // Folders half-written by a killed earlier invocation.
+  const stale = removeStaleTemps(cacheRoot, true);
+  if (stale.length > 0) log(`removed ${stale.length} unfinished cache folder(s) left by a killed run`);
   const pool = new JobPool(opts.workers);
   const grids = exps.map((e) => expandExperiment(e));
   const expected = grids.reduce((a, g) => a + g.length, 0);
   let skipped = 0;
   let finished = 0;
   const failed: { name: string; error: string }[] = [];
-  const progress = startProgress({ label: 'reproduce', total: expected, unit: 'runs', silent: opts.quiet });
+  // One bar for everything, preparation included, in work units (work.ts): its rate and ETA
+  // come from the work done, not from the count of finished runs.
+  const pending = grids.map((grid, i) => grid.map((run) => finishedResult(gridRunDir(outDir, exps[i], run), run.pipeline)));
+  const work = new WorkTracker(startProgress({ label: 'reproduce', total: 1, unit: 'work units', silent: opts.quiet }), () => `${finished}/${expected} runs`);
 
   // Shared artefacts first (one job per experiment; they run in parallel when workers allow).
   // Experiments with the same task data, model and SFT share one preparation job.
@@ -94,33 +114,46 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceSummar
     if (cached) return Promise.resolve<JobResult>({ kind: 'prepare', base: cached.base.dir, rm: cached.rm?.dir ?? null, baseEval: cached.baseEval.dir });
     const { name: _n, seed: _s, stages: _st, ...shared } = pipeline;
     const key = contentHash(shared);
-    if (!byShared.has(key)) byShared.set(key, pool.submit({ kind: 'prepare', pipeline, cacheRoot }));
+    if (!byShared.has(key)) {
+      const job = work.job(prepareUnits(pipeline));
+      byShared.set(key, pool.submit({ kind: 'prepare', pipeline, cacheRoot }, [], job.report).finally(job.done));
+    }
     return byShared.get(key)!;
   });
+  grids.forEach((grid, i) => grid.forEach((run, k) => void (pending[i][k] ? 0 : work.plan(runUnits(run.pipeline)))));
   const results: Promise<RunResult | null>[][] = grids.map((grid, i) =>
-    grid.map((run) => {
+    grid.map((run, k) => {
       const runDir = gridRunDir(outDir, exps[i], run);
-      const done = finishedResult(runDir, run.pipeline);
+      const done = pending[i][k];
       if (done) {
         skipped++;
         finished++;
-        progress.tick(1, `${run.pipeline.name} (finished earlier)`);
         return Promise.resolve(done);
       }
+      const job = work.job(runUnits(run.pipeline), true);
       return pool
         .submit(
-          { kind: 'run', pipeline: run.pipeline, cacheRoot, runDir, labels: { experiment: exps[i].name, methodId: run.methodId, methodName: run.methodName } },
+          {
+            kind: 'run',
+            pipeline: run.pipeline,
+            cacheRoot,
+            runDir,
+            labels: { experiment: exps[i].name, methodId: run.methodId, methodName: run.methodName },
+            checkpointEvery: opts.checkpointEvery ?? 10,
+          },
           [prepared[i]],
+          job.report,
         )
+        .finally(job.done)
         .then(
           (r: JobResult) => {
             finished++;
-            progress.tick(1, run.pipeline.name);
+            work.note(run.pipeline.name);
             return r.kind === 'run' ? r.result : null;
           },
           (err: Error) => {
             failed.push({ name: run.pipeline.name, error: err.message });
-            progress.tick(1, `${run.pipeline.name} FAILED`);
+            work.note(`${run.pipeline.name} FAILED`);
             log(`run ${run.pipeline.name} failed: ${err.message}`);
             return null;
           },
@@ -129,7 +162,7 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceSummar
   );
   const prepResults = await Promise.allSettled(prepared);
   const settled = await Promise.all(results.map((rs) => Promise.all(rs)));
-  progress.stop();
+  work.stop();
 
   const sections: ReportSection[] = [];
   const backends = new Set<string>();
@@ -158,15 +191,13 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceSummar
   }
   const wallSeconds = (Date.now() - t0) / 1000;
   const commit = gitCommit();
+  const configs = opts.configs.map((c) => displayPath(c));
   const header = {
     title: `falign reproduce (${opts.mode}): f-GRPO and f-HAL at laptop scale`,
     meta: [
-      `Commit: ${commit ?? 'unknown'}`,
-      `Date: ${new Date().toISOString()}`,
-      `Wall time: ${formatDuration(wallSeconds)} for this invocation (${skipped} of ${expected} runs were already finished and reused; shared SFT/RM artefacts come from the cache when present)`,
-      `Machine: ${machineDescription()}; ${opts.workers} worker process${opts.workers === 1 ? '' : 'es'}`,
-      `Backend: ${[...backends].join(', ') || exps.map((e) => e.backend).join(', ')}`,
-      `Configs: ${opts.configs.map((c) => c.replace(`${process.cwd()}/`, '')).join(', ')}; seeds ${[...new Set(exps.flatMap((e) => e.seeds))].join(', ')}`,
+      `Backend: ${[...backends].sort().join(', ') || exps.map((e) => e.backend).join(', ')}`,
+      `Configs: ${configs.join(', ')}; seeds ${[...new Set(exps.flatMap((e) => e.seeds))].join(', ')}`,
+      'Provenance (machine-specific: commit, date, wall time, machine, peak memory): [provenance.json](provenance.json) — the only file a re-run on the same commit changes',
     ],
     intro: [
       'These are laptop-scale stand-ins for the paper\'s experiments: tiny character-level decoders trained from scratch on generated tasks, not Qwen2.5-Math on LIMR. Results are reported as they came out; every method had the same budget, hyper-parameters and seeds, and nothing was tuned toward the paper\'s conclusions. Differences smaller than two standard errors over seeds are noise at this number of seeds.',
@@ -175,14 +206,38 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceSummar
   };
   let files: string[] = [];
   if (sections.length > 0) files = (await writeExperimentReport(outDir, header, sections)).files;
+  const summaries: ExperimentSummary[] = sections.flatMap((s) => (s.summary ? [s.summary] : []));
+  writeFileSync(join(outDir, 'summary.json'), `${JSON.stringify({ format: 'falign-reproduce-summary-v1', mode: opts.mode, experiments: summaries }, null, 2)}\n`);
   const summary: ReproduceSummary = {
     outDir,
     wallSeconds,
     runs: { expected, finished, skipped, failed },
-    files,
+    files: [...files, 'summary.json', 'reproduce.json', 'provenance.json'],
     claims: Object.fromEntries(sections.map((s) => [s.title, s.claims.map((c) => ({ claim: c.claim, held: c.held }))])),
   };
-  writeFileSync(join(outDir, 'reproduce.json'), `${JSON.stringify({ ...summary, mode: opts.mode, commit, machine: machineDescription(), workers: opts.workers, configs: opts.configs }, null, 2)}\n`);
+  // Deterministic: no paths of this machine, no times.
+  writeFileSync(
+    join(outDir, 'reproduce.json'),
+    `${JSON.stringify({ mode: opts.mode, configs, runs: { expected, finished, failed }, files: summary.files, claims: summary.claims }, null, 2)}\n`,
+  );
+  writeFileSync(
+    join(outDir, 'provenance.json'),
+    `${JSON.stringify(
+      {
+        note: 'Machine-specific facts of the invocation that wrote this folder; every other file here is reproducible from the commit.',
+        commit,
+        date: new Date().toISOString(),
+        wallSeconds: Math.round(wallSeconds),
+        wallTime: formatDuration(wallSeconds),
+        runsReused: skipped,
+        machine: machineDescription(),
+        workers: opts.workers,
+        peakRssMiBParentProcess: Math.round(process.resourceUsage().maxRSS / 1024),
+      },
+      null,
+      2,
+    )}\n`,
+  );
   return summary;
 }
 
@@ -199,3 +254,54 @@ export function formatDuration(sec: number): string {
 }
 
 
+
+/**
+ * The overall bar's bookkeeping: planned units per job; a job that finishes having reported fewer
+ * units than planned (a cached artefact, a resumed run) shrinks the total instead of inflating
+ * the rate, so the rate stays honest.
+ */
+class WorkTracker {
+  private total = 0;
+  private done = 0;
+
+  constructor(
+    private readonly bar: Progress,
+    private readonly info: () => string,
+  ) {}
+
+  /** Adds planned units that a later {@link job} call (with `planned` already counted) will report. */
+  plan(units: number): void {
+    this.total += units;
+    this.bar.setTotal(Math.max(1, this.total));
+  }
+
+  /** A job of `units` planned units (`alreadyPlanned`: counted by {@link plan}). */
+  job(units: number, alreadyPlanned = false): { report: (u: number) => void; done: () => void } {
+    if (!alreadyPlanned) this.plan(units);
+    let reported = 0;
+    return {
+      report: (u) => {
+        const take = Math.min(u, units - reported);
+        if (take <= 0) return;
+        reported += take;
+        this.done += take;
+        this.bar.update(this.done, this.info());
+      },
+      done: () => {
+        if (reported < units) {
+          this.total -= units - reported;
+          this.bar.setTotal(Math.max(1, this.total));
+          this.bar.update(this.done, this.info());
+        }
+      },
+    };
+  }
+
+  note(info: string): void {
+    this.bar.update(this.done, `${this.info()} ${info}`);
+  }
+
+  stop(): void {
+    this.bar.stop();
+  }
+}

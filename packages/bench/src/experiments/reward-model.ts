@@ -20,6 +20,7 @@ import {
 import type { RewardModelConfig } from './config/schema.js';
 import { BENIGN_OPENERS, COURTESY_TAILS, REFUSALS, type PreferencePair, type SafetyLabel, type SafetyPrompt, complianceResponse } from './generators/safety.js';
 import type { ResponseScorer, RmCalibration } from './eval/safety-eval.js';
+import { toTaskAlphabet } from './pretrained-base.js';
 
 /** Token ids and attention mask of (prompt + response) texts, right-padded. */
 function encodePairs(tokenizer: Tokenizer, prompts: readonly string[], responses: readonly string[], maxLen: number): { ids: tf.Tensor2D; mask: tf.Tensor2D } {
@@ -50,7 +51,7 @@ export class RewardModelScorer implements ResponseScorer {
     const out: number[] = [];
     for (let s = 0; s < prompts.length; s += this.batchSize) {
       const vals = tf.tidy(() => {
-        const { ids, mask } = encodePairs(this.tokenizer, prompts.slice(s, s + this.batchSize), responses.slice(s, s + this.batchSize), this.model.config.maxSeqLen);
+        const { ids, mask } = encodePairs(this.tokenizer, prompts.slice(s, s + this.batchSize).map(toTaskAlphabet), responses.slice(s, s + this.batchSize).map(toTaskAlphabet), this.model.config.maxSeqLen);
         return this.model.score(ids, mask).dataSync();
       });
       for (const v of vals) {

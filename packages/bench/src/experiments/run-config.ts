@@ -24,6 +24,8 @@ export interface RunConfigOptions {
   force?: boolean;
   /** Allow only single-stage configs (`falign train`). */
   singleStage?: boolean;
+  /** Periodic trainer checkpoints every N steps; a killed single-stage run resumes from the last. */
+  checkpointEvery?: number;
 }
 
 /** What the command returns (and prints with --json). */
@@ -59,7 +61,7 @@ export async function runConfigFile(file: string, opts: RunConfigOptions = {}): 
   const cacheRoot = opts.cacheRoot ?? experimentCacheRoot();
   const log = jobLogger(`[${cfg.name}]`);
   const t0 = Date.now();
-  const result = await runPipeline(cfg, { runDir, cacheRoot, log, saveFinalCheckpoint: opts.saveCheckpoint, force: opts.force, labels: { methodId: 'run', methodName: cfg.name } });
+  const result = await runPipeline(cfg, { runDir, cacheRoot, log, saveFinalCheckpoint: opts.saveCheckpoint, force: opts.force, checkpointEvery: opts.checkpointEvery, labels: { methodId: 'run', methodName: cfg.name } });
   let reportFiles: string[] = [];
   if (opts.report ?? true) {
     const shared = await prepareShared(cfg, cacheRoot, log);

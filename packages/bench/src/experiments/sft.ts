@@ -3,7 +3,7 @@
  * (prompt, response) demonstrations, the prompt tokens masked out, EOS appended to the response
  * so the policy learns to stop.
  */
-import { AdamW, Rng, tf, tokenLogprobs, trainStep, warmupCosineLr, type DecoderLM, type Tokenizer } from '@falign/core';
+import { AdamW, Rng, tf, tokenLogprobs, trainStep, warmupCosineLr, type DecoderLM, type LoraAdapter, type Tokenizer } from '@falign/core';
 import type { SftConfig } from './config/schema.js';
 
 /** A supervised example. */
@@ -47,9 +47,12 @@ export function trainSft(
   examples: readonly SftExample[],
   cfg: SftConfig,
   onStep?: (log: SftStepLog) => void,
+  /** LoRA adapters attached to `model`: only they are trained (the base stays frozen). */
+  adapter?: LoraAdapter,
 ): SftStepLog[] {
   if (examples.length === 0) throw new Error('SFT: no demonstrations');
-  const optimizer = new AdamW(model.namedVariables(), {
+  const trained = adapter ?? model;
+  const optimizer = new AdamW(trained.namedVariables(), {
     lr: warmupCosineLr({ peak: cfg.lr, warmupSteps: Math.min(cfg.warmupSteps, cfg.steps), totalSteps: cfg.steps, minLr: cfg.lr * 0.1 }),
     weightDecay: cfg.weightDecay,
   });
@@ -73,7 +76,7 @@ export function trainSft(
         Array.from({ length: Math.min(cfg.batchSize, examples.length) }, () => next()),
       );
       const r = trainStep(
-        model,
+        trained,
         optimizer,
         () =>
           tf.tidy(() => {

@@ -14,7 +14,8 @@ if (typeof process.send !== 'function') {
 process.once('disconnect', () => process.exit(1));
 
 process.once('message', (job: Job) => {
-  executeJob(job).then(
+  // Finished work units go to the parent's progress bar as they come.
+  executeJob(job, (units) => process.send!({ progress: units })).then(
     (result) => process.send!({ ok: true, result } satisfies WorkerReply, () => process.exit(0)),
     (err: Error) => process.send!({ ok: false, error: err.message, stack: err.stack } satisfies WorkerReply, () => process.exit(1)),
   );

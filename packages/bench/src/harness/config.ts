@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { formatZodIssues } from '../datasets/manifest.js';
+import { parseJsonText } from '../util/errors.js';
 
 export const EvalConfigSchema = z.object({
   task: z.string(),
@@ -29,12 +30,7 @@ export type EvalConfig = z.infer<typeof EvalConfigSchema>;
 /** Reads a run's config.json (null when absent). */
 export function readConfig(file: string): EvalConfig | null {
   if (!existsSync(file)) return null;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`${file}: invalid JSON (${(e as Error).message})`);
-  }
+  const raw = parseJsonText(readFileSync(file, 'utf8'), file);
   const parsed = EvalConfigSchema.safeParse(raw);
   if (!parsed.success) throw new Error(`${file}: ${formatZodIssues(parsed.error.issues)}`);
   return parsed.data;

@@ -11,12 +11,23 @@ import { writeJsonAtomic, type EvalResults } from './results.js';
 import { legacyInvocation, readInvocations } from './invocations.js';
 import { computeResults, readJsonOrNull, runPaths } from './runner.js';
 import { readSamples, type SampleRecord } from './samples.js';
+import { createModelJudge, type ModelJudge } from '../judges/model-judge.js';
+import { judgeSamples } from '../judges/apply.js';
 
 /** Options of {@link rescoreRun}. */
 export interface RescoreOptions {
   /** Rewrite samples.jsonl with the new per-sample scores (default true). */
   writeSamples?: boolean;
   bootstrap?: Partial<BootstrapSettings>;
+  /**
+   * Model judge (`openai:URL#MODEL?format=…` or an instance) run over the samples; judgements
+   * already in its cache cost no call, so re-scoring with the same judge is free.
+   */
+  judge?: string | ModelJudge;
+  /** Requests in flight to the judge endpoint (default 8). */
+  judgeConcurrency?: number;
+  /** Progress on stderr while judging (default true). */
+  progress?: boolean;
 }
 
 /** What a rescore changed. */
@@ -40,15 +51,28 @@ export async function rescoreRun(dir: string, opts: RescoreOptions = {}): Promis
   const byId = new Map(docs.map((d) => [d.id, d]));
   const { records } = readSamples(paths.samples);
   let changed = 0;
-  const rescored: SampleRecord[] = records.map((r) => {
+  let rescored: SampleRecord[] = records.map((r) => {
     const doc = byId.get(r.doc_id);
     if (!doc) throw new Error(`${paths.samples}: sample of unknown document "${r.doc_id}" (not in ${task.id} ${cfg.split}${cfg.limit ? ` limit ${cfg.limit}` : ''})`);
     const s = task.score(doc, r.completion);
     const next: SampleRecord = { ...r, scores: s.scores };
     if (s.extracted) next.extracted = s.extracted;
     else delete next.extracted;
-    if (JSON.stringify(next.scores) !== JSON.stringify(r.scores) || JSON.stringify(next.extracted) !== JSON.stringify(r.extracted)) changed++;
     return next;
+  });
+  let scoredTask = task;
+  let judgeIdentity: EvalResults['judge'];
+  if (opts.judge !== undefined) {
+    const judge = typeof opts.judge === 'string' ? createModelJudge(opts.judge, { concurrency: opts.judgeConcurrency }) : opts.judge;
+    try {
+      ({ records: rescored, task: scoredTask, identity: judgeIdentity } = await judgeSamples(judge, task, docs, rescored, { progress: opts.progress }));
+    } finally {
+      if (typeof opts.judge === 'string') await judge.close();
+    }
+  }
+  rescored.forEach((next, i) => {
+    const r = records[i];
+    if (JSON.stringify(next.scores) !== JSON.stringify(r.scores) || JSON.stringify(next.extracted) !== JSON.stringify(r.extracted)) changed++;
   });
   if (opts.writeSamples !== false) {
     const tmp = `${paths.samples}.tmp-${process.pid}`;
@@ -64,10 +88,11 @@ export async function rescoreRun(dir: string, opts: RescoreOptions = {}): Promis
     const legacy = legacyInvocation(prevRaw);
     if (legacy) invocations = [legacy];
   }
-  const results = computeResults(task, docs, rescored, cfg, model, {
+  const results = computeResults(scoredTask, docs, rescored, cfg, model, {
     bootstrap: { ...DEFAULT_BOOTSTRAP, ...prev.bootstrap, ...opts.bootstrap },
     invocations,
   });
+  if (judgeIdentity) results.judge = judgeIdentity;
   results.rescored_at = results.date;
   if (prev.date) results.date = prev.date;
   writeJsonAtomic(paths.results, results);

@@ -3,6 +3,7 @@ import { renameSync, writeFileSync } from 'node:fs';
 import type { EvalConfig } from './config.js';
 import type { BootstrapSettings, MetricResult } from './aggregate.js';
 import type { InvocationRecord } from './invocations.js';
+import type { JudgeIdentity } from '../judges/model-judge.js';
 
 /** Contents of results.json. */
 export interface EvalResults {
@@ -33,10 +34,14 @@ export interface EvalResults {
   generated_samples: number;
   /** Prompts cut from the left to fit the context, over all invocations; null when unknown (endpoints). */
   truncated_prompts: number | null;
+  /** Completions cut at `max_tokens` (finish_reason "length") among the run's samples. */
+  length_completions?: number;
   /** Every invocation of `falign eval` on this run directory (DIR/invocations.jsonl), oldest first. */
   invocations: InvocationRecord[];
   /** Set by `falign rescore`: when the metrics were recomputed from samples.jsonl. */
   rescored_at?: string;
+  /** The model judge of `--judge` (format, endpoint model, cache hits and new calls), when one was used. */
+  judge?: JudgeIdentity;
 }
 
 /** Writes JSON atomically (temporary file, then rename). */

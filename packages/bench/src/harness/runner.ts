@@ -24,6 +24,8 @@ import { gitCommit, packageVersions } from './provenance.js';
 import { writeJsonAtomic, type EvalResults } from './results.js';
 import { SampleWriter, groupByDoc, readSamples, sampleKey, type SampleRecord } from './samples.js';
 import { deriveSeed } from './seeds.js';
+import { createModelJudge, type ModelJudge } from '../judges/model-judge.js';
+import { judgeSamples, writeSamplesAtomic } from '../judges/apply.js';
 
 /** Options of {@link runEval}. */
 export interface EvalOptions {
@@ -75,6 +77,8 @@ export interface EvalOptions {
   bootstrap?: Partial<BootstrapSettings>;
   /** tfjs backend when the runner loads an in-process model. */
   backend?: BackendName;
+  /** Model judge (`openai:URL#MODEL?format=…` or an instance) run over the samples; see judges/apply.ts. */
+  judge?: string | ModelJudge;
 }
 
 /** Paths of a run directory. */
@@ -125,8 +129,10 @@ function resolveChatTemplate(opt: EvalOptions['chatTemplate'], model: EvalModel)
   if (typeof opt === 'string') return readChatTemplate(opt);
   if (opt) return opt;
   // An in-process model may carry its own template; endpoints apply theirs server-side.
-  const fromModel = model.kind === 'in-process' ? model.info().chat_template : undefined;
-  return typeof fromModel === 'string' ? createChatTemplate(fromModel) : null;
+  const info = model.kind === 'in-process' ? model.info() : undefined;
+  const fromModel = info?.chat_template;
+  const specials = (info?.chat_template_specials ?? {}) as { bos_token?: string; eos_token?: string };
+  return typeof fromModel === 'string' ? createChatTemplate(fromModel, specials) : null;
 }
 
 /** Builds the run configuration from options and task defaults. */
@@ -188,6 +194,7 @@ export function computeResults(
     wall_time_s: totals.wall_time_s,
     generated_samples: totals.generated_samples,
     truncated_prompts: totals.truncated_prompts,
+    length_completions: records.filter((r) => r.finish_reason === 'length').length,
     invocations: [...extra.invocations],
   };
 }
@@ -199,6 +206,27 @@ interface WorkItem {
   req: TaskRequest;
   indices: number[];
   seed: number;
+}
+
+/**
+ * Truncation is never silent: prompts that lost tokens to fit the context (this invocation) and
+ * completions cut at max_tokens are said on stderr; both are also in results.json
+ * (`truncated_prompts`, `length_completions`).
+ */
+function warnTruncation(inv: InvocationRecord | undefined, records: readonly SampleRecord[], cfg: EvalConfig, show: boolean): void {
+  if (!show || !inv || inv.generated_samples === 0) return;
+  const tp = inv.truncated_prompts ?? 0;
+  if (tp > 0) {
+    process.stderr.write(
+      `eval: warning: ${tp} prompt(s) did not fit the model's context with room for max_tokens=${cfg.max_tokens} and lost their oldest tokens (recorded as truncated_prompts in results.json); use fewer few-shot examples (--num-fewshot) or a smaller --max-new-tokens\n`,
+    );
+  }
+  const len = records.filter((r) => r.finish_reason === 'length').length;
+  if (len > 0) {
+    process.stderr.write(
+      `eval: warning: ${len}/${records.length} completion(s) stopped at max_tokens=${cfg.max_tokens} before a stop string (recorded as length_completions in results.json)\n`,
+    );
+  }
 }
 
 /** Runs (or resumes) an evaluation; resolves with the results also written to results.json. */
@@ -263,6 +291,14 @@ export async function runEval(o: EvalOptions): Promise<EvalResults> {
     }
 
     const total = docs.length * cfg.samples;
+    // Say that a run resumes (and how far it got) rather than leave the user to guess from the bar.
+    if (doneCount > 0 && o.progress !== false) {
+      process.stderr.write(
+        work.length > 0
+          ? `eval: resuming ${paths.dir}: ${doneCount}/${total} samples already in samples.jsonl, ${total - doneCount} to generate\n`
+          : `eval: ${paths.dir} already holds all ${total} samples; recomputing results.json only\n`,
+      );
+    }
     const progress = startProgress({ label: `eval ${task.id}`, total, start: doneCount, unit: 'samples', silent: o.progress === false || work.length === 0 });
     const writer = work.length > 0 ? new SampleWriter(paths.samples) : null;
     const inProcess = model.kind === 'in-process';
@@ -369,16 +405,30 @@ export async function runEval(o: EvalOptions): Promise<EvalResults> {
       throw new Error(`evaluation interrupted after ${doneCount + generated}/${total} samples; run the same command again to resume`);
     }
 
-    const { records } = readSamples(paths.samples);
+    let { records } = readSamples(paths.samples);
     const invocations = record('complete');
+    warnTruncation(invocations[invocations.length - 1], records, cfg, o.progress !== false);
+    let scoredTask = task;
+    let judgeIdentity: EvalResults['judge'];
+    if (o.judge !== undefined) {
+      const judge = typeof o.judge === 'string' ? createModelJudge(o.judge, { concurrency: o.concurrency }) : o.judge;
+      try {
+        const judged = await judgeSamples(judge, task, docs, records, { progress: o.progress !== false });
+        ({ records, task: scoredTask, identity: judgeIdentity } = judged);
+        writeSamplesAtomic(paths.samples, records);
+      } finally {
+        if (typeof o.judge === 'string') await judge.close();
+      }
+    }
     const results = computeResults(
-      task,
+      scoredTask,
       docs,
       records,
       cfg,
       { spec: model.spec, name: model.name, kind: model.kind, info: model.info() },
       { bootstrap: { ...DEFAULT_BOOTSTRAP, ...o.bootstrap }, invocations },
     );
+    if (judgeIdentity) results.judge = judgeIdentity;
     writeJsonAtomic(paths.results, results);
     return results;
   } finally {

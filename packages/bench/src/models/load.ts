@@ -1,10 +1,11 @@
 /**
  * `--model SPEC` → EvalModel. Specs: `llama2c:PATH.bin` (llama2.c checkpoint, tokenizer found next
- * to it), `falign:DIR` (a falign checkpoint directory) — both opened in-process with
- * @falign/core's `loadPolicy` — and `openai:URL#MODEL` (an OpenAI-compatible endpoint).
+ * to it), `falign:DIR` (a falign checkpoint directory), `hf:DIR` (a Hugging Face checkpoint
+ * directory: config.json, safetensors, tokenizer files) — opened in-process with @falign/core's
+ * `loadPolicy` — and `openai:URL#MODEL` (an OpenAI-compatible endpoint).
  */
 import { basename, resolve } from 'node:path';
-import { initBackend, loadPolicy, type BackendName } from '@falign/core';
+import { HfTokenizer, initBackend, loadPolicy, type BackendName, type Tokenizer } from '@falign/core';
 import { createInProcessModel } from './in-process.js';
 import { createOpenAIModel, type OpenAIModelOptions } from './openai.js';
 import type { EvalModel } from './types.js';
@@ -22,10 +23,20 @@ export interface LoadModelOptions {
 }
 
 /** The scheme of a model spec, checked; the error lists the accepted forms. */
-export function modelSpecScheme(spec: string): 'llama2c' | 'falign' | 'openai' {
-  const m = /^(llama2c|falign|openai):(.+)$/s.exec(spec);
-  if (!m) throw new Error(`model spec "${spec}": expected llama2c:PATH.bin, falign:DIR or openai:URL#MODEL`);
-  return m[1] as 'llama2c' | 'falign' | 'openai';
+export function modelSpecScheme(spec: string): 'llama2c' | 'falign' | 'hf' | 'openai' {
+  const m = /^(llama2c|falign|hf|openai):(.+)$/s.exec(spec);
+  if (!m) throw new Error(`model spec "${spec}": expected llama2c:PATH.bin, falign:DIR, hf:DIR or openai:URL#MODEL`);
+  return m[1] as 'llama2c' | 'falign' | 'hf' | 'openai';
+}
+
+/**
+ * An HF tokenizer's chat template and the special-token strings it uses: chat-formatted tasks
+ * render prompts with it (the harness reads `chat_template` / `chat_template_specials`).
+ */
+function chatInfo(tokenizer: Tokenizer): Record<string, unknown> {
+  if (!(tokenizer instanceof HfTokenizer) || tokenizer.chatTemplate === null) return {};
+  const { bos_token, eos_token } = tokenizer.specialTokens;
+  return { chat_template: tokenizer.chatTemplate, chat_template_specials: { bos_token, eos_token } };
 }
 
 /** Loads the model a spec names. In-process models initialise the tfjs backend first. */
@@ -37,6 +48,11 @@ export async function loadEvalModel(spec: string, opts: LoadModelOptions = {}): 
   const policy = await loadPolicy(spec, { trainable: false, tokenizer: opts.tokenizer });
   return createInProcessModel(spec, basename(resolve(rest)), policy, {
     batchSize: opts.batchSize,
-    info: { checkpoint: resolve(rest), format: scheme, ...(opts.tokenizer ? { tokenizer_file: resolve(opts.tokenizer) } : {}) },
+    info: {
+      checkpoint: resolve(rest),
+      format: scheme,
+      ...(opts.tokenizer ? { tokenizer_file: resolve(opts.tokenizer) } : {}),
+      ...chatInfo(policy.tokenizer),
+    },
   });
 }

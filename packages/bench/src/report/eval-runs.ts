@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { Cell, Column, ResultTable, Row } from './table.js';
+import { parseJsonText, requireInputFile } from '../util/errors.js';
 
 const metricSchema = z.object({
   value: z.number().nullable(),
@@ -53,14 +54,49 @@ export interface EvalRun {
   metrics: Record<string, EvalMetric>;
 }
 
+const binomialSe = (p: number, n: number): number | null => (n > 0 && p >= 0 && p <= 1 ? Math.sqrt((p * (1 - p)) / n) : null);
+
+/**
+ * The held-out evaluation of a `falign run` / `train` pipeline (`eval/<task>/results.json`:
+ * `{task: 'math', tiers}` or `{task: 'safety', scores}`) in the harness's `{results}` shape, so
+ * `falign report` reads pipeline run directories too. Anything else is returned unchanged.
+ */
+export function pipelineResultsAsHarness(raw: unknown): unknown {
+  if (!raw || typeof raw !== 'object') return raw;
+  const r = raw as Record<string, unknown>;
+  if (r.results !== undefined || r.metrics !== undefined) return raw;
+  const metric = (value: unknown, n: unknown, higher: boolean) => {
+    const v = typeof value === 'number' && Number.isFinite(value) ? value : null;
+    const k = typeof n === 'number' ? n : undefined;
+    return { value: v, stderr: v !== null && k !== undefined ? binomialSe(v, k) : null, ...(k !== undefined ? { n: k } : {}), higher_is_better: higher };
+  };
+  if (r.task === 'safety' && r.scores && typeof r.scores === 'object') {
+    const s = r.scores as Record<string, number>;
+    return {
+      ...r,
+      results: {
+        true_score: metric(s.trueScore, undefined, true),
+        refusal_harmful: metric(s.refusalHarmful, s.nHarmful, true),
+        over_refusal_benign: metric(s.overRefusalBenign, s.nBenign, false),
+        rm_normalized: metric(s.rmNormalized, undefined, true),
+        hacking_gap: metric(s.hackingGap, undefined, false),
+      },
+    };
+  }
+  if (r.task === 'math' && r.tiers && typeof r.tiers === 'object') {
+    const tiers = r.tiers as Record<string, { n?: number; greedy?: number; sampled?: number | null }>;
+    const results: Record<string, unknown> = {};
+    if (typeof r.meanGreedy === 'number') results['pass@1,greedy-mean'] = metric(r.meanGreedy, undefined, true);
+    for (const [t, v] of Object.entries(tiers)) results[`pass@1,greedy-${t}`] = metric(v.greedy, v.n, true);
+    return { ...r, results };
+  }
+  return raw;
+}
+
 /** Reads and validates one results.json; errors name the file and the field. */
 export function readEvalRun(file: string): EvalRun {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : `invalid JSON (${(e as Error).message})`}`);
-  }
+  requireInputFile(file);
+  const raw = pipelineResultsAsHarness(parseJsonText(readFileSync(file, 'utf8'), file));
   const parsed = resultsSchema.safeParse(raw);
   if (!parsed.success) {
     const i = parsed.error.issues[0];
@@ -119,8 +155,7 @@ export interface EvalTableOptions {
 }
 
 /**
- * Arranges eval runs as rows × (task, metric) columns. A column is labelled by the task alone
- * when only one metric of that task is shown. Two results for the same row and column fail.
+ * Arranges eval runs as rows × (task, metric) columns, labelled `task (metric)`. Two results for the same row and column fail.
  */
 export function evalRunsToTable(runs: readonly EvalRun[], opts: EvalTableOptions = {}): ResultTable {
   const rowBy = opts.rowBy ?? 'run';
@@ -144,13 +179,16 @@ export function evalRunsToTable(runs: readonly EvalRun[], opts: EvalTableOptions
       row.cells[key] = cell;
     }
   }
-  const perTask = new Map<string, number>();
-  for (const c of columns.values()) perTask.set(c.task, (perTask.get(c.task) ?? 0) + 1);
+  // Every column says which metric it holds: `gsm8k (strict-match)`. lm-eval names are
+  // `metric,filter`; the filter alone is shown unless two columns of a task would then collide.
+  const short = (metric: string) => (metric.includes(',') ? metric.slice(metric.indexOf(',') + 1) : metric);
+  const shortCount = new Map<string, number>();
+  for (const c of columns.values()) shortCount.set(`${c.task}|${short(c.metric)}`, (shortCount.get(`${c.task}|${short(c.metric)}`) ?? 0) + 1);
   return {
     caption: opts.caption,
     columns: [...columns.values()].map((c) => ({
       key: c.key,
-      label: perTask.get(c.task) === 1 ? c.task : `${c.task} ${c.metric}`,
+      label: `${c.task} (${shortCount.get(`${c.task}|${short(c.metric)}`) === 1 ? short(c.metric) : c.metric})`,
       higherIsBetter: c.higherIsBetter,
     })),
     rows: [...rows.values()],

@@ -60,7 +60,7 @@ export async function buildRunsReport(dirs: readonly string[], opts: RunsReportO
         return cell ? [{ group: c.label ?? c.key, series: r.name, mean: cell.mean * scale, ...(cell.stderr !== undefined ? { stderr: cell.stderr * scale } : {}) }] : [];
       }),
     );
-    charts.push({ name: 'results', title: 'Results (mean ± stderr)', svg: await barChartSvg(bars, { yLabel: scale === 100 ? 'score (%)' : 'score' }) });
+    charts.push({ name: 'results', title: 'Results (mean ± stderr)', svg: await barChartSvg(bars, { yLabel: scale === 100 ? 'score (%)' : scale === 1 ? 'score (fraction, 0–1)' : `score (× ${scale})` }) });
     notes.push('Cells are mean ± standard error (sample std with n−1, divided by √n, over the evaluated documents); the best value of each column is bold; Avg. rank ranks rows per column (1 = best, ties share the mean rank).');
   }
   if (trainRuns.length > 0) {
@@ -69,7 +69,7 @@ export async function buildRunsReport(dirs: readonly string[], opts: RunsReportO
     for (const m of chosen) {
       const series = trainingCurves(trainRuns, m, { groupSeeds: opts.groupSeeds });
       if (series.length === 0) continue;
-      charts.push({ name: `train-${m}`, title: `Training: ${m}`, svg: await lineChartSvg(series, { yLabel: m, xLabel: 'step' }) });
+      charts.push({ name: `train-${m}`, title: `Training: ${m} per optimizer step`, svg: await lineChartSvg(series, { yLabel: `${m} (as logged)`, xLabel: 'optimizer step' }) });
     }
     if (all.length > chosen.length) notes.push(`Training metrics not plotted (limit ${chosen.length}): ${all.slice(chosen.length).join(', ')}.`);
     if ((opts.groupSeeds ?? true) && trainRuns.some((r) => r.group !== r.name)) {

@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderHtmlReport, type HtmlSection } from './html.js';
+import { withSvgTitle } from './plots.js';
 import { renderCsv, renderHtmlTable, renderLatexTable, renderMarkdownTable, type TableRenderOptions } from './render-table.js';
 import { relativeOverall } from './summary.js';
 import type { ResultTable } from './table.js';
@@ -87,13 +88,14 @@ export async function writeReport(outDir: string, spec: ReportSpec): Promise<Wri
   }
   for (const c of spec.charts) {
     const stem = unique(c.name, 'chart');
-    put(`plots/${stem}.svg`, c.svg);
+    // A standalone SVG carries its own title (the page gives it a heading instead).
+    put(`plots/${stem}.svg`, withSvgTitle(c.svg, c.title));
     md.push(`## ${c.title}`, '', `![${c.title}](plots/${stem}.svg)`, '');
     sections.push({ title: c.title, html: [c.svg] });
   }
   if (spec.notes && spec.notes.length > 0) {
     md.push('## Notes', '', ...spec.notes.flatMap((n) => [n, '']));
-    sections.push({ title: 'Notes', text: spec.notes });
+    sections.push({ title: 'Notes', markdown: spec.notes });
   }
   put('report.md', `${md.join('\n').replace(/\n{3,}/g, '\n\n')}\n`);
   put('index.html', renderHtmlReport({ title: spec.title, meta: spec.meta, sections }));

@@ -4,7 +4,12 @@
  * `POST /v1/completions`, `POST /v1/chat/completions`, plus `GET /health`. Concurrent requests
  * are merged by a {@link MicroBatcher} into batched `policy.generate` calls. Errors use OpenAI's
  * error JSON with 400 (bad body), 404 (unknown route or model), 405 (wrong method), 413 (body too
- * large) and 500 (model failure).
+ * large), 503 (too many requests waiting, or shutting down) and 500 (model failure).
+ *
+ * Memory is bounded per request: the body is capped (`maxBodyBytes`), and a long prompt is never
+ * tokenized whole — only the tail that survives truncation is (see prompt-fit.ts), or, with
+ * truncation off, only enough of it to know that it does not fit (400). A client that goes away
+ * before its body is read is logged as 499 (nginx's "client closed request"), not as a 500.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -14,6 +19,7 @@ import { MicroBatcher, type BatchSettings, type BatcherStats, type ServablePolic
 import { defaultChatTemplate, type ChatTemplate } from './chat-template.js';
 import { ApiError, fromZodError } from './errors.js';
 import { chatRequestSchema, completionsRequestSchema, type ChatRequestMessage } from './schemas.js';
+import { countTokensUpTo, fitPromptTail } from './prompt-fit.js';
 
 /** Options of {@link startServer}. */
 export interface ServerOptions {
@@ -26,6 +32,8 @@ export interface ServerOptions {
   port?: number;
   /** Most rows (prompts × n) per generate call; default 32. */
   maxBatch?: number;
+  /** Most padded tokens per generate call (rows × (longest prompt + max_tokens)); default 1024. */
+  maxBatchTokens?: number;
   /** Shortest micro-batching wait in ms; default 5. */
   batchWindowMs?: number;
   /** Longest micro-batching wait in ms (adaptive: 10% of the last batch); default 50. */
@@ -38,8 +46,10 @@ export interface ServerOptions {
    * when prompt + max_tokens exceed the context.
    */
   truncatePrompt?: boolean;
-  /** Largest request body in bytes; default 4 MiB. */
+  /** Largest request body in bytes; default 1 MiB (413 above it). */
   maxBodyBytes?: number;
+  /** Most generation requests admitted at once (running or queued); default 256 (503 above it). */
+  maxPending?: number;
   /** Request log sink (one line per request); default none. */
   log?: (line: string) => void;
 }
@@ -61,27 +71,52 @@ export interface RunningServer {
 const DEFAULT_COMPLETIONS_MAX_TOKENS = 16; // OpenAI's default for /v1/completions
 const DEFAULT_CHAT_MAX_TOKENS = 256;
 
+/** The client went away (closed the connection) before it got an answer: nothing to send. */
+class ClientGone extends Error {
+  constructor() {
+    super('client closed the connection');
+  }
+}
+
+/** HTTP status logged for {@link ClientGone} (nginx's convention; never sent). */
+const CLIENT_CLOSED = 499;
+
 function readBody(req: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
+    // A declared length over the limit is refused before a byte of the body is buffered.
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      reject(new ApiError(413, `request body of ${declared} bytes exceeds the limit of ${limit} bytes`, 'invalid_request_error', null, 'body_too_large'));
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
-    let failed = false;
+    let settled = false;
+    const fail = (e: unknown) => {
+      if (settled) return;
+      settled = true;
+      chunks.length = 0;
+      reject(e);
+    };
     req.on('data', (chunk: Buffer) => {
-      if (failed) return;
+      if (settled) return;
       size += chunk.length;
       if (size > limit) {
-        failed = true;
-        reject(new ApiError(413, `request body exceeds ${limit} bytes`));
+        fail(new ApiError(413, `request body exceeds the limit of ${limit} bytes`, 'invalid_request_error', null, 'body_too_large'));
         return;
       }
       chunks.push(chunk);
     });
     req.on('end', () => {
-      if (!failed) resolve(Buffer.concat(chunks).toString('utf8'));
+      if (settled) return;
+      settled = true;
+      resolve(Buffer.concat(chunks).toString('utf8'));
     });
-    req.on('error', (e) => {
-      if (!failed) reject(e);
+    req.on('aborted', () => fail(new ClientGone()));
+    req.on('close', () => {
+      if (!req.complete) fail(new ClientGone());
     });
+    req.on('error', () => fail(new ClientGone()));
   });
 }
 
@@ -114,8 +149,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { policy, modelId } = opts;
   const host = opts.host ?? '127.0.0.1';
   const template = opts.chatTemplate ?? defaultChatTemplate;
-  const maxBody = opts.maxBodyBytes ?? 4 * 1024 * 1024;
-  const batcher = new MicroBatcher(policy, { maxBatch: opts.maxBatch, windowMs: opts.batchWindowMs, maxWindowMs: opts.batchMaxWindowMs });
+  const maxBody = opts.maxBodyBytes ?? 1024 * 1024;
+  const maxPending = opts.maxPending ?? 256;
+  let pending = 0;
+  const batcher = new MicroBatcher(policy, { maxBatch: opts.maxBatch, maxBatchTokens: opts.maxBatchTokens, windowMs: opts.batchWindowMs, maxWindowMs: opts.batchMaxWindowMs });
   const created = Math.floor(Date.now() / 1000);
   const maxSeqLen = policy.config?.maxSeqLen;
   const addBos = policy.tokenizer.bosId !== null;
@@ -140,24 +177,24 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
    * 400 instead, as OpenAI does. A completion that reaches the context end stops with "length".
    */
   const fitPrompt = (prompt: string, maxTokens: number, param: string): number[] => {
-    const ids = policy.tokenizer.encode(prompt, { bos: addBos });
-    if (maxSeqLen === undefined) return ids;
+    if (maxSeqLen === undefined) return policy.tokenizer.encode(prompt, { bos: addBos });
     if (!truncate) {
-      if (ids.length + maxTokens <= maxSeqLen) return ids;
+      const limit = maxSeqLen - maxTokens;
+      const n = limit > 0 ? countTokensUpTo(policy.tokenizer, prompt, limit, addBos) : null;
+      if (n !== null && n <= limit) return policy.tokenizer.encode(prompt, { bos: addBos });
+      const asked = n === null ? `more than ${Math.max(limit, 0)} tokens in the prompt` : `${n + maxTokens} tokens (${n} in the prompt, ${maxTokens} in the completion)`;
       throw new ApiError(
         400,
-        `This model's maximum context length is ${maxSeqLen} tokens. However, you requested ${ids.length + maxTokens} tokens (${ids.length} in the prompt, ${maxTokens} in the completion). Please reduce the prompt or max_tokens.`,
+        `This model's maximum context length is ${maxSeqLen} tokens. However, you requested ${asked}. Please reduce the prompt or max_tokens.`,
         'invalid_request_error',
         param,
         'context_length_exceeded',
       );
     }
     const room = maxSeqLen - Math.min(maxTokens, Math.floor(maxSeqLen / 2));
-    if (ids.length <= room) return ids;
-    truncatedPrompts++;
-    const body = addBos ? ids.slice(1) : ids;
-    const keep = body.slice(body.length - (room - (addBos ? 1 : 0)));
-    return addBos ? [ids[0], ...keep] : keep;
+    const fit = fitPromptTail(policy.tokenizer, prompt, room, addBos);
+    if (fit.truncated) truncatedPrompts++;
+    return fit.ids;
   };
 
   const settingsOf = (b: {
@@ -239,7 +276,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (maxTokens == null) {
       maxTokens = DEFAULT_CHAT_MAX_TOKENS;
       if (maxSeqLen !== undefined) {
-        const used = policy.tokenizer.encode(prompt, { bos: addBos }).length;
+        // Bounded count: a prompt longer than the context is truncated below anyway.
+        const used = countTokensUpTo(policy.tokenizer, prompt, maxSeqLen, addBos) ?? maxSeqLen;
         maxTokens = Math.max(1, Math.min(maxTokens, maxSeqLen - used));
       }
     }
@@ -299,30 +337,50 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (!handler) throw new ApiError(404, `no route ${path}; try /v1/models, /v1/completions or /v1/chat/completions`, 'not_found_error', null, 'unknown_url');
     allow('POST');
     if (closing) throw new ApiError(503, 'server is shutting down', 'server_error');
-    const text = await readBody(req, maxBody);
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch (e) {
-      throw new ApiError(400, `request body is not valid JSON: ${(e as Error).message}`);
+    if (pending >= maxPending) {
+      res.setHeader('retry-after', '1');
+      throw new ApiError(503, `server busy: ${pending} requests are already waiting (limit ${maxPending}); retry later`, 'server_error', null, 'server_busy');
     }
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError(400, 'request body must be a JSON object');
-    sendJson(res, 200, await handler(body));
+    pending++;
+    try {
+      const text = await readBody(req, maxBody);
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch (e) {
+        throw new ApiError(400, `request body is not valid JSON: ${(e as Error).message}`);
+      }
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError(400, 'request body must be a JSON object');
+      const answer = await handler(body);
+      if (res.destroyed || req.socket?.destroyed) throw new ClientGone();
+      sendJson(res, 200, answer);
+    } finally {
+      pending--;
+    }
   }
 
   const server = createServer((req, res) => {
     const t0 = performance.now();
+    let logged: number | null = null;
     route(req, res)
       .catch((err: unknown) => {
+        if (err instanceof ClientGone) {
+          logged = CLIENT_CLOSED;
+          res.destroy();
+          return;
+        }
         const e =
           err instanceof ApiError
             ? err
             : new ApiError(500, `generation failed: ${(err as Error)?.message ?? String(err)}`, 'server_error');
-        if (!res.headersSent) sendJson(res, e.status, e.toJSON());
-        else res.end();
+        if (!res.headersSent) {
+          // After an early 413 the rest of the body is not worth reading: close the connection.
+          sendJson(res, e.status, e.toJSON(), e.status === 413 ? { connection: 'close' } : {});
+        } else res.end();
       })
       .finally(() => {
-        opts.log?.(`${req.method} ${req.url} ${res.statusCode} ${(performance.now() - t0).toFixed(1)}ms`);
+        const status = logged ?? res.statusCode;
+        opts.log?.(`${req.method} ${req.url} ${status}${status === CLIENT_CLOSED ? ' (client closed the connection)' : ''} ${(performance.now() - t0).toFixed(1)}ms`);
       });
   });
   server.keepAliveTimeout = 5_000;

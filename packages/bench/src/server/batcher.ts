@@ -61,6 +61,13 @@ export interface MicroBatcherOptions {
   maxWindowMs?: number;
   /** Seed source for unseeded sampled batches (tests pass a fixed one). */
   randomSeed?: () => number;
+  /**
+   * Most padded tokens per generate call: rows × (longest prompt + max new tokens); default 1024.
+   * Memory of a batch grows with it (prefill of one 500-token row costs ~200 MB on wasm), so
+   * long prompts batch in twos while short ones still fill `maxBatch`. A single request that
+   * exceeds it runs alone.
+   */
+  maxBatchTokens?: number;
 }
 
 /** Counters for logs and benchmarks. */
@@ -90,6 +97,7 @@ export class MicroBatcher {
   private readonly maxWindowMs: number;
   private idleWaiters: (() => void)[] = [];
   private readonly maxBatch: number;
+  private readonly maxBatchTokens: number;
   private readonly windowMs: number;
   private readonly randomSeed: () => number;
   private readonly counters: BatcherStats = { batches: 0, rows: 0, requests: 0, maxRowsInBatch: 0 };
@@ -99,6 +107,8 @@ export class MicroBatcher {
     opts: MicroBatcherOptions = {},
   ) {
     this.maxBatch = opts.maxBatch ?? 32;
+    this.maxBatchTokens = opts.maxBatchTokens ?? 1024;
+    if (!Number.isInteger(this.maxBatchTokens) || this.maxBatchTokens < 1) throw new Error(`maxBatchTokens must be a positive integer, got ${this.maxBatchTokens}`);
     this.windowMs = opts.windowMs ?? 5;
     this.maxWindowMs = Math.max(this.windowMs, opts.maxWindowMs ?? 50);
     this.expectedRows = this.maxBatch;
@@ -170,17 +180,22 @@ export class MicroBatcher {
     }, wait);
   }
 
-  /** Takes the oldest job and every later compatible job that still fits. */
+  /** Takes the oldest job and every later compatible job that still fits (rows and padded tokens). */
   private takeBatch(): Job[] {
     const first = this.queue.shift();
     if (!first) return [];
     const batch = [first];
     let rows = first.rows;
+    const longest = (j: Job) => j.prompts.reduce((m, p) => Math.max(m, p.length), 0);
+    let maxLen = longest(first);
+    const newTokens = first.settings.maxNewTokens;
     for (let i = 0; i < this.queue.length && rows < this.maxBatch; ) {
       const j = this.queue[i];
-      if (j.key === first.key && rows + j.rows <= this.maxBatch) {
+      const len = Math.max(maxLen, longest(j));
+      if (j.key === first.key && rows + j.rows <= this.maxBatch && (rows + j.rows) * (len + newTokens) <= this.maxBatchTokens) {
         batch.push(j);
         rows += j.rows;
+        maxLen = len;
         this.queue.splice(i, 1);
       } else i++;
     }

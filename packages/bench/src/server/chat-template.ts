@@ -17,6 +17,7 @@
  * tokenizer_config.json, read by the same loader as `falign eval --chat-template`.
  */
 import { basename } from 'node:path';
+import { HfTokenizer } from '@falign/core';
 import { createChatTemplate, readChatTemplate, type EvalChatTemplate } from '../harness/chat.js';
 
 /** A message with plain-text content. */
@@ -63,4 +64,15 @@ export function jinjaChatTemplate(source: string, name = 'jinja', stop: string[]
  */
 export function chatTemplateFromFile(file: string, stop: string[] = []): ChatTemplate {
   return fromEvalTemplate(readChatTemplate(file), basename(file), stop);
+}
+
+/**
+ * The chat template an HF tokenizer carries (tokenizer_config.json `chat_template`, with its
+ * bos/eos token strings), or undefined for tokenizers without one. Generation already stops at
+ * the tokenizer's EOS ids (e.g. `<|im_end|>`), so no stop strings are added.
+ */
+export function tokenizerChatTemplate(tokenizer: unknown): ChatTemplate | undefined {
+  if (!(tokenizer instanceof HfTokenizer) || tokenizer.chatTemplate === null) return undefined;
+  const { bos_token, eos_token } = tokenizer.specialTokens;
+  return fromEvalTemplate(createChatTemplate(tokenizer.chatTemplate, { bos_token, eos_token }, 'tokenizer_config.json'), 'tokenizer_config.json', []);
 }

@@ -3,7 +3,7 @@
  * and MATH-500 (boxed answer, LaTeX-aware equivalence). Scoring goes through @falign/rewards'
  * `verify`, which is total and never evaluates model text.
  */
-import { extractGsm8kGold, verify } from '@falign/rewards';
+import { GSM8K_RULES, extractGsm8kGold, scoreGsm8k, verify } from '@falign/rewards';
 import { loadDataset } from '../datasets/load.js';
 import { TEMPLATES } from './templates.js';
 import { templatedRequest } from './request.js';
@@ -23,9 +23,10 @@ function gsm8kDocs(split: 'train' | 'test'): Gsm8kDoc[] {
 /** GSM8K, lm-eval `gsm8k` task: `Question: …\nAnswer:`, 5 shots from train by default. */
 export const gsm8kTask: Task<Gsm8kDoc> = {
   id: 'gsm8k',
-  description: 'GSM8K grade-school math (lm-eval prompt; strict "#### N" and flexible last-number exact match)',
+  description: 'GSM8K grade-school math (lm-eval prompt; lm-eval strict-match and flexible-extract exactly, plus falign exact-format)',
   dataset: 'gsm8k',
-  version: 1,
+  // 2: lm-eval filters reproduced exactly (no digit filter, string equality) and the `falign` metric added
+  version: 2,
   splits: ['test', 'train'],
   defaults: { split: 'test', maxTokens: 256, numFewshot: 5 },
   load: (split) => gsm8kDocs(split as 'train' | 'test'),
@@ -36,18 +37,22 @@ export const gsm8kTask: Task<Gsm8kDoc> = {
       { question: doc.question, answer: doc.answer },
       ctx.fewshot.map((d) => ({ question: d.question, answer: d.answer })),
     ),
+  // lm-eval's two filters exactly (comparable with published numbers), then falign's exact-format rule
   score(doc, completion) {
-    const strict = verify(doc.answer, completion, { mode: 'gsm8k', gsm8kExtraction: 'strict' });
-    const flexible = verify(doc.answer, completion, { mode: 'gsm8k', gsm8kExtraction: 'flexible' });
-    return {
-      scores: { 'strict-match': strict.correct ? 1 : 0, 'flexible-extract': flexible.correct ? 1 : 0 },
-      extracted: { 'strict-match': strict.extractedPred, 'flexible-extract': flexible.extractedPred },
-    };
+    const all = scoreGsm8k(doc.answer, completion);
+    const scores: Record<string, number> = {};
+    const extracted: Record<string, string | null> = {};
+    for (const rule of GSM8K_RULES) {
+      scores[rule] = all[rule].correct ? 1 : 0;
+      extracted[rule] = all[rule].extracted;
+    }
+    return { scores, extracted };
   },
   target: (doc) => extractGsm8kGold(doc.answer) ?? undefined,
   metrics: [
     { name: 'exact_match,strict-match', key: 'strict-match', higherIsBetter: true, passAtK: true },
     { name: 'exact_match,flexible-extract', key: 'flexible-extract', higherIsBetter: true, passAtK: true },
+    { name: 'exact_match,falign', key: 'falign', higherIsBetter: true, passAtK: true },
   ],
 };
 

@@ -188,7 +188,8 @@ export const harmbenchTask: Task<SafetyDoc> = safetyTask({
       index: r.index,
       // HarmBench puts the context before the behavior for contextual behaviors.
       prompt: r.value.ContextString ? `${r.value.ContextString}\n\n---\n\n${r.value.Behavior}` : r.value.Behavior,
-      meta: { semantic: r.value.SemanticCategory, functional: r.value.FunctionalCategory },
+      // behavior/context kept apart for the HarmBench classifier (--judge …?format=harmbench).
+      meta: { semantic: r.value.SemanticCategory, functional: r.value.FunctionalCategory, behavior: r.value.Behavior, context: r.value.ContextString },
     })),
   metrics: refusalMetrics(['default', 'advbench'], { semantic: (d) => d.meta.semantic, functional: (d) => d.meta.functional }),
   target: (doc) => doc.meta.semantic,

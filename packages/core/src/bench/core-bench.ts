@@ -5,7 +5,10 @@
  * workload in PyTorch (scripts/bench_core_torch.py) for ratios.
  *
  * Env: FALIGN_BACKEND (default wasm), FALIGN_MODELS_DIR (default <repo>/../shared/models),
- * BENCH_STEPS (measured training steps, default 8). Prints human lines, then one JSON line.
+ * BENCH_STEPS (measured training steps, default 8), BENCH_ROUNDS (falign/PyTorch rounds, default 3:
+ * interleaved so that load changes hit both sides; ratios per round, then medians). A ratio is refused
+ * when PyTorch runs a reference BLAS (its 512³ GEMM speed and loaded libraries are checked).
+ * Prints human lines, then one JSON line.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -18,39 +21,18 @@ import { AdamW } from '../train/adamw.js';
 import { trainStep } from '../train/step.js';
 import { Rng } from '../rng.js';
 import { generate } from '../sampling/generate.js';
-import { CharTokenizer } from '../tokenizers/char.js';
+import { referenceBlasProblem } from './reference-blas.js';
+import { B, lmLoss, NEW_TOKENS, PROMPT_LEN, randomIds, REFERENCE, referenceTokenizer, T } from './workload.js';
 import { loadLlama2c } from '../checkpoints/llama2c.js';
-import type { ModelConfig, Tokenizer } from '../types.js';
+import type { Tokenizer } from '../types.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '..', '..', '..', '..');
-
-/** The reference workload; maxSeqLen leaves room for an 8-token prompt + 64 new tokens. */
-export const REFERENCE: ModelConfig = { arch: 'gpt2', vocabSize: 64, dModel: 128, nLayers: 4, nHeads: 4, maxSeqLen: 72 };
-const B = 16;
-const T = 64;
-const PROMPT_LEN = 8;
-const NEW_TOKENS = 64;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-function randomIds(rng: Rng, rows: number, cols: number, vocab: number, from = 0): number[][] {
-  return Array.from({ length: rows }, () => Array.from({ length: cols }, () => from + rng.nextInt(vocab - from)));
-}
-
-/** Mean next-token cross-entropy of a [B, T+1] batch. */
-function lmLoss(model: DecoderLM, batch: number[][]): tf.Scalar {
-  return tf.tidy(() => {
-    const n = batch.length;
-    const t = batch[0].length - 1;
-    const inp = tf.tensor2d(batch.map((r) => r.slice(0, t)), [n, t], 'int32');
-    const tgt = tf.oneHot(tf.tensor2d(batch.map((r) => r.slice(1)), [n, t], 'int32'), model.config.vocabSize);
-    return tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(model.forward(inp)), tgt), -1))) as tf.Scalar;
-  });
 }
 
 /** CPU time (user + system) of this process in ms: less sensitive than wall time to other load. */
@@ -103,7 +85,17 @@ async function benchSampling(
   return { tokPerS: (tokens * 1000) / ms, ms, tokens, cpuTokPerS: (tokens * 1000) / median(runs.map((r) => r.cpu)) };
 }
 
-function torchBench(): Record<string, number> | null {
+interface TorchResult {
+  train_tok_s: number;
+  sample_tok_s: number;
+  train_tok_per_cpu_s: number;
+  sample_tok_per_cpu_s: number;
+  gemm_gflops: number;
+  blas: string[];
+  torch: string;
+}
+
+function torchBench(): TorchResult | null {
   const py = '/usr/bin/python3';
   try {
     execFileSync(py, ['-c', 'import torch'], { stdio: 'ignore' });
@@ -117,36 +109,55 @@ function torchBench(): Record<string, number> | null {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const line = out.trim().split('\n').pop()!;
-  return JSON.parse(line) as Record<string, number>;
+  return JSON.parse(line) as TorchResult;
+}
+
+function loadLine(): string {
+  return loadavg().map((x) => x.toFixed(2)).join(' ');
 }
 
 async function main(): Promise<void> {
   const backend = await initBackend((process.env.FALIGN_BACKEND as 'wasm' | undefined) ?? 'wasm');
   const steps = Number(process.env.BENCH_STEPS ?? 8);
-  const load = loadavg().map((x) => x.toFixed(2)).join(' ');
-  console.log(`falign core benchmark — backend ${backend}, load average ${load} (timings are only meaningful on a quiet machine)`);
-  console.log(`reference model: ${JSON.stringify(REFERENCE)}, batch ${B} × ${T}`);
-  console.log('targets on the 2-core machine (wasm): training ≥ 2,500 tok/s, KV sampling ≥ 4,000 tok/s (docs/platform.md prototype: 1,820 / 3,460)');
-  const result: Record<string, number | string | null> = { backend, load };
+  const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+  const loadStart = loadLine();
+  console.log(`falign core benchmark — backend ${backend}, load average ${loadStart} (1/5/15 min; timings are only meaningful on a quiet machine)`);
+  console.log(`reference model: ${JSON.stringify(REFERENCE)}, batch ${B} × ${T}; ${rounds} rounds, each falign then PyTorch (ratios per round, then medians)`);
+  const result: Record<string, unknown> = { backend, load_start: loadStart, rounds: [] as unknown[] };
+  const rows: {
+    train: number;
+    sample: number;
+    trainCpu: number;
+    sampleCpu: number;
+    torch: TorchResult | null;
+    load: string;
+  }[] = [];
+  let torchMissing = false;
+  let blasProblem: string | null = null;
+  const charTok = referenceTokenizer(); // no EOS: every row runs 64 tokens
+  for (let r = 0; r < rounds; r++) {
+    const train = benchTraining(steps);
+    const model = new DecoderLM(REFERENCE, { seed: 2 });
+    const prompts = randomIds(new Rng(3), B, PROMPT_LEN, REFERENCE.vocabSize, 1);
+    const sample = await benchSampling(model, charTok, prompts, NEW_TOKENS, 3);
+    model.dispose();
+    const torch = torchMissing ? null : torchBench();
+    if (torch === null) torchMissing = true;
+    else blasProblem ??= referenceBlasProblem(torch);
+    const load = loadLine();
+    rows.push({ train: train.tokPerS, sample: sample.tokPerS, trainCpu: train.cpuTokPerS, sampleCpu: sample.cpuTokPerS, torch, load });
+    const t = torch ? `; PyTorch training ${torch.train_tok_s.toFixed(0)}, KV sampling ${torch.sample_tok_s.toFixed(0)} tok/s, GEMM 512³ ${torch.gemm_gflops.toFixed(1)} GFLOP/s` : '';
+    console.log(
+      `round ${r + 1}: training ${train.tokPerS.toFixed(0)} tok/s (step ${train.stepMs.toFixed(0)} ms, per CPU-s ${train.cpuTokPerS.toFixed(0)}), KV sampling 16×64 ${sample.tokPerS.toFixed(0)} tok/s (per CPU-s ${sample.cpuTokPerS.toFixed(0)})${t}; load ${load}`,
+    );
+    (result.rounds as unknown[]).push({ train_tok_s: train.tokPerS, train_tok_per_cpu_s: train.cpuTokPerS, sample_tok_s: sample.tokPerS, sample_tok_per_cpu_s: sample.cpuTokPerS, torch, load });
+  }
 
-  const train = benchTraining(steps);
-  console.log(
-    `training:            ${train.tokPerS.toFixed(0)} tok/s  (median step ${train.stepMs.toFixed(0)} ms over ${steps} steps; per CPU-second ${train.cpuTokPerS.toFixed(0)} tok/s; loss ${train.loss.toFixed(3)})`,
-  );
-  result.train_tok_s = train.tokPerS;
-  result.train_tok_per_cpu_s = train.cpuTokPerS;
-
-  const alphabet = Array.from({ length: REFERENCE.vocabSize - 1 }, (_, i) => String.fromCharCode(0x21 + i));
-  const charTok = new CharTokenizer(alphabet, { pad: '<pad>' }); // no EOS: every row runs 64 tokens
-  const model = new DecoderLM(REFERENCE, { seed: 2 });
-  const prompts = randomIds(new Rng(3), B, PROMPT_LEN, REFERENCE.vocabSize, 1);
-  const sample = await benchSampling(model, charTok, prompts, NEW_TOKENS, 3);
-  model.dispose();
-  console.log(
-    `KV sampling 16×64:   ${sample.tokPerS.toFixed(0)} tok/s  (${sample.ms.toFixed(0)} ms for ${sample.tokens} tokens; per CPU-second ${sample.cpuTokPerS.toFixed(0)} tok/s)`,
-  );
-  result.sample_tok_s = sample.tokPerS;
-  result.sample_tok_per_cpu_s = sample.cpuTokPerS;
+  const trainMed = median(rows.map((x) => x.train));
+  const sampleMed = median(rows.map((x) => x.sample));
+  console.log(`falign (median of ${rounds}): training ${trainMed.toFixed(0)} tok/s, KV sampling 16×64 ${sampleMed.toFixed(0)} tok/s`);
+  result.train_tok_s = trainMed;
+  result.sample_tok_s = sampleMed;
 
   const modelsDir = process.env.FALIGN_MODELS_DIR ?? join(repoRoot, '..', 'shared', 'models');
   const storiesPath = join(modelsDir, 'stories260K', 'stories260K.bin');
@@ -162,20 +173,34 @@ async function main(): Promise<void> {
     result.stories_tok_s = null;
   }
 
-  const torch = torchBench();
-  if (torch) {
-    console.log(`PyTorch (1 thread, OpenBLAS 2): training ${torch.train_tok_s.toFixed(0)} tok/s, KV sampling ${torch.sample_tok_s.toFixed(0)} tok/s`);
-    console.log(
-      `ratio falign/torch:  training ${(train.tokPerS / torch.train_tok_s).toFixed(3)}, sampling ${(sample.tokPerS / torch.sample_tok_s).toFixed(3)}`,
-    );
-    result.torch_train_tok_s = torch.train_tok_s;
-    result.torch_sample_tok_s = torch.sample_tok_s;
-  } else {
+  if (torchMissing) {
     console.log('PyTorch: skipped (/usr/bin/python3 cannot import torch)');
+  } else if (blasProblem !== null) {
+    console.log(`ratio falign/torch: refused — ${blasProblem}`);
+    result.ratio_refused = blasProblem;
+  } else {
+    const t = rows.map((x) => x.torch!);
+    const tr = rows.map((x, i) => x.train / t[i].train_tok_s);
+    const sr = rows.map((x, i) => x.sample / t[i].sample_tok_s);
+    const fmt = (xs: number[]) => xs.map((x) => x.toFixed(3)).join(', ');
+    console.log(
+      `PyTorch (1 thread, OpenBLAS 2; median of ${rounds}): training ${median(t.map((x) => x.train_tok_s)).toFixed(0)} tok/s, KV sampling ${median(t.map((x) => x.sample_tok_s)).toFixed(0)} tok/s, GEMM 512³ ${median(t.map((x) => x.gemm_gflops)).toFixed(1)} GFLOP/s`,
+    );
+    console.log(`ratio falign/torch:  training ${median(tr).toFixed(3)} (rounds ${fmt(tr)}), KV sampling ${median(sr).toFixed(3)} (rounds ${fmt(sr)})`);
+    // Per CPU-second of every thread: steadier on a loaded machine, and it counts PyTorch's second
+    // BLAS thread (and falign's product worker) as the cost it is.
+    const trc = rows.map((x, i) => x.trainCpu / t[i].train_tok_per_cpu_s);
+    const src = rows.map((x, i) => x.sampleCpu / t[i].sample_tok_per_cpu_s);
+    console.log(`per CPU-second:      training ${median(trc).toFixed(3)} (rounds ${fmt(trc)}), KV sampling ${median(src).toFixed(3)} (rounds ${fmt(src)})`);
+    result.train_ratio = median(tr);
+    result.sample_ratio = median(sr);
+    result.train_ratio_per_cpu = median(trc);
+    result.sample_ratio_per_cpu = median(src);
   }
+  result.load_end = loadLine();
+  console.log(`load average at the end: ${result.load_end}`);
   console.log(JSON.stringify(result));
 }
-
 main().catch((err: unknown) => {
   console.error(`bench:core: ${(err as Error).stack ?? err}`);
   process.exit(1);

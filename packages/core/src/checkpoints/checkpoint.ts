@@ -104,7 +104,7 @@ export async function saveCheckpoint(dir: string, input: SaveCheckpointInput): P
     const config: CheckpointConfig = {
       falign_version: FALIGN_VERSION,
       format: FORMAT,
-      model: { ...model.config },
+      model: storedConfig(model.config),
       tokenizer: TOKENIZER_FILE,
       weights: WEIGHTS_FILE,
     };
@@ -135,6 +135,16 @@ export async function saveCheckpoint(dir: string, input: SaveCheckpointInput): P
   }
 }
 
+/** The model config as stored: fields at their defaults left out (checkpoints stay readable by older falign). */
+function storedConfig(c: Required<ModelConfig>): ModelConfig {
+  const out: ModelConfig = { ...c };
+  if (c.headDim * c.nHeads === c.dModel) delete out.headDim;
+  if (!c.qkvBias) delete out.qkvBias;
+  if (!c.qkNorm) delete out.qkNorm;
+  if (c.ropeScaling === null) delete out.ropeScaling;
+  return out;
+}
+
 /** A file name inside the checkpoint directory (no path separators, no `..`). */
 function memberName(v: unknown, field: string, where: string): string {
   if (typeof v !== 'string' || v.length === 0 || v !== basename(v) || v === '..' || v === '.') {
@@ -155,15 +165,16 @@ function parseConfig(text: string, where: string): CheckpointConfig {
   const c = j as Record<string, unknown>;
   if (c.format !== FORMAT) throw new Error(`${where}: "format" must be "${FORMAT}", got ${JSON.stringify(c.format)}`);
   if (c.model === null || typeof c.model !== 'object') throw new Error(`${where}: "model" must be a model config object`);
+  let model: ModelConfig;
   try {
-    resolveConfig(c.model as ModelConfig);
+    model = resolveConfig(c.model as ModelConfig);
   } catch (err) {
     throw new Error(`${where}: "model": ${(err as Error).message}`);
   }
   const out: CheckpointConfig = {
     falign_version: typeof c.falign_version === 'string' ? c.falign_version : 'unknown',
     format: FORMAT,
-    model: c.model as ModelConfig,
+    model,
     tokenizer: memberName(c.tokenizer, 'tokenizer', where),
     weights: memberName(c.weights, 'weights', where),
   };

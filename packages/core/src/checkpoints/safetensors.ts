@@ -5,7 +5,7 @@
  * relative to the end of the header. Reading accepts F32, F16, BF16 (both widened to float32) and
  * I32; writing produces F32 and I32.
  */
-import { readFile } from 'node:fs/promises';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
 
 /** A tensor as plain data: row-major values and their shape. */
 export interface RawTensor {
@@ -34,6 +34,16 @@ function halfToFloat(h: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
+let HALF: Float32Array | null = null;
+/** All 65,536 IEEE half values as float32 (a lookup beats decoding bit fields per element). */
+function halfTable(): Float32Array {
+  if (HALF === null) {
+    HALF = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) HALF[h] = halfToFloat(h);
+  }
+  return HALF;
+}
+
 /** Parses safetensors bytes; `name` (usually the path) prefixes every error. */
 export function parseSafetensors(buf: Uint8Array, name = '<buffer>'): SafetensorsFile {
   const fail = (msg: string): never => {
@@ -54,8 +64,32 @@ export function parseSafetensors(buf: Uint8Array, name = '<buffer>'): Safetensor
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) fail('safetensors header is not a JSON object');
   const dataStart = 8 + headerLen;
-  const dataLen = buf.byteLength - dataStart;
+  const { entries, metadata } = parseHeader(header, buf.byteLength - dataStart, fail);
   const tensors: Record<string, RawTensor> = {};
+  for (const [key, e] of entries) {
+    tensors[key] = { shape: e.shape, ...decodeData(buf, dataStart + e.begin, e.count, e.dtype) };
+  }
+  return { tensors, metadata };
+}
+
+/** One tensor's header entry: dtype, shape and its byte range in the data section. */
+export interface SafetensorsEntry {
+  dtype: 'F32' | 'F16' | 'BF16' | 'I32';
+  shape: number[];
+  /** Byte offsets relative to the start of the data section. */
+  begin: number;
+  end: number;
+  count: number;
+}
+
+/** Validates a parsed header object against a data section of `dataLen` bytes. */
+function parseHeader(
+  header: unknown,
+  dataLen: number,
+  fail: (msg: string) => never,
+): { entries: Map<string, SafetensorsEntry>; metadata: Record<string, string> } {
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) fail('safetensors header is not a JSON object');
+  const entries = new Map<string, SafetensorsEntry>();
   let metadata: Record<string, string> = {};
   for (const [key, entry] of Object.entries(header as Record<string, unknown>)) {
     if (key === '__metadata__') {
@@ -86,13 +120,96 @@ export function parseSafetensors(buf: Uint8Array, name = '<buffer>'): Safetensor
     if (end > dataLen) {
       fail(`truncated safetensors file: tensor "${key}" ends at data byte ${end} but the data section has ${dataLen} bytes`);
     }
-    tensors[key] = { shape: [...(shape as number[])], ...decodeData(buf, dataStart + begin, count, dtype as string) };
+    entries.set(key, { dtype: dtype as SafetensorsEntry['dtype'], shape: [...(shape as number[])], begin, end, count });
   }
-  return { tensors, metadata };
+  return { entries, metadata };
+}
+
+/**
+ * A safetensors file opened for reading one tensor at a time (only the header is read up
+ * front), so that a large checkpoint is never held in memory whole. Call close() when done.
+ */
+export class SafetensorsReader {
+  private constructor(
+    readonly path: string,
+    private readonly fh: FileHandle,
+    private readonly dataStart: number,
+    /** Header entries by tensor name. */
+    readonly entries: Map<string, SafetensorsEntry>,
+    readonly metadata: Record<string, string>,
+  ) {}
+
+  /** Opens `path` and validates its header; errors name the file. */
+  static async open(path: string): Promise<SafetensorsReader> {
+    const fail = (msg: string): never => {
+      throw new Error(`${path}: ${msg}`);
+    };
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r');
+    } catch (err) {
+      throw new Error(`cannot read ${path}: ${(err as Error).message}`);
+    }
+    try {
+      const size = (await fh.stat()).size;
+      if (size < 8) fail(`truncated safetensors file: ${size} bytes, the header length alone needs 8`);
+      const lenBuf = Buffer.alloc(8);
+      await fh.read(lenBuf, 0, 8, 0);
+      const headerLen = Number(lenBuf.readBigUInt64LE(0));
+      if (headerLen > MAX_HEADER_BYTES) fail(`safetensors header length ${headerLen} is implausible (corrupt file?)`);
+      if (8 + headerLen > size) fail(`truncated safetensors file: header says ${headerLen} header bytes but only ${size - 8} follow`);
+      const hb = Buffer.alloc(headerLen);
+      await fh.read(hb, 0, headerLen, 8);
+      let header: unknown;
+      try {
+        header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(hb));
+      } catch (err) {
+        fail(`bad safetensors header JSON: ${(err as Error).message}`);
+      }
+      const { entries, metadata } = parseHeader(header, size - 8 - headerLen, fail);
+      return new SafetensorsReader(path, fh, 8 + headerLen, entries, metadata);
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+  }
+
+  /** Reads one tensor, widened to float32 (F16/BF16) or kept (F32/I32). */
+  async read(name: string): Promise<RawTensor> {
+    const e = this.entries.get(name);
+    if (!e) throw new Error(`${this.path}: no tensor "${name}"`);
+    const n = e.end - e.begin;
+    const buf = Buffer.alloc(n);
+    const { bytesRead } = await this.fh.read(buf, 0, n, this.dataStart + e.begin);
+    if (bytesRead !== n) throw new Error(`${this.path}: short read of tensor "${name}" (${bytesRead} of ${n} bytes)`);
+    return { shape: [...e.shape], ...decodeData(buf, 0, e.count, e.dtype) };
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close();
+  }
 }
 
 function decodeData(buf: Uint8Array, at: number, count: number, dtype: string): Pick<RawTensor, 'dtype' | 'data'> {
-  const view = new DataView(buf.buffer, buf.byteOffset + at, count * DTYPE_BYTES[dtype]);
+  const offset = buf.byteOffset + at;
+  // Aligned data (the usual case: safetensors pads its header to 8 bytes) is read through typed
+  // views, several times faster than DataView calls for 100M-element checkpoints.
+  if (offset % DTYPE_BYTES[dtype] === 0) {
+    const bytes = buf.buffer.slice(offset, offset + count * DTYPE_BYTES[dtype]) as ArrayBuffer;
+    if (dtype === 'F32') return { dtype: 'float32', data: new Float32Array(bytes) };
+    if (dtype === 'I32') return { dtype: 'int32', data: new Int32Array(bytes) };
+    const u16 = new Uint16Array(bytes);
+    if (dtype === 'BF16') {
+      const bits = new Uint32Array(count);
+      for (let i = 0; i < count; i++) bits[i] = u16[i] << 16;
+      return { dtype: 'float32', data: new Float32Array(bits.buffer) };
+    }
+    const data = new Float32Array(count);
+    const table = halfTable();
+    for (let i = 0; i < count; i++) data[i] = table[u16[i]];
+    return { dtype: 'float32', data };
+  }
+  const view = new DataView(buf.buffer, offset, count * DTYPE_BYTES[dtype]);
   switch (dtype) {
     case 'I32': {
       const data = new Int32Array(count);

@@ -17,11 +17,14 @@
  * Inference only: no gradients are registered, so DecoderLM uses them only while no tape records.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { simdAttention, simdNorm, type SimdAttention } from './simd/load.js';
+import { fusedEnabled } from './switch.js';
 
 type Arr = Float32Array | Int32Array | Uint8Array;
 type Info = tf.TensorInfo;
 
-interface Io {
+/** Allocation and typed-array views on a backend's own memory (wasm heap, cpu arrays). */
+export interface Io {
   alloc(shape: number[], dtype: tf.DataType): Info;
   view(t: Info): Arr;
 }
@@ -30,7 +33,7 @@ interface Io {
  * Backend io for a kernel call. Inputs still on another backend are moved here first (a move
  * allocates, which on wasm may grow and detach the heap), so that views taken afterwards stay valid.
  */
-function ioFor(backendName: string, backend: unknown, inputs: tf.NamedTensorInfoMap): Io {
+export function fusedIo(backendName: string, backend: unknown, inputs: tf.NamedTensorInfoMap): Io {
   const m = io(backendName, backend);
   for (const t of Object.values(inputs)) if (t) m.view(t);
   return m;
@@ -67,13 +70,20 @@ const MASK_VALUE = -1e9;
 
 function normKernel(name: string): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
-    const m = ioFor(name, backend, inputs);
+    const m = fusedIo(name, backend, inputs);
     const { x, r, gamma, beta } = inputs as { x: Info; r?: Info; gamma: Info; beta?: Info };
     const { eps, rms } = attrs as unknown as { eps: number; rms: boolean };
     const D = x.shape[x.shape.length - 1];
     const N = tf.util.sizeFromShape(x.shape) / D;
     const sumInfo = r ? m.alloc(x.shape, 'float32') : null;
     const yInfo = m.alloc(x.shape, 'float32');
+    const simd = name === 'wasm' && D % 4 === 0 && fusedEnabled() ? simdNorm(backend as object) : null;
+    if (simd) {
+      const heap = backend as WasmHeap;
+      const off = (t: Info) => heap.dataIdMap.get(t.dataId).memoryOffset;
+      simd.residualNorm(off(x), r ? off(r) : 0, sumInfo ? off(sumInfo) : 0, off(gamma), beta ? off(beta) : 0, off(yInfo), N, D, eps, rms ? 1 : 0);
+      return sumInfo ? [sumInfo, yInfo] : yInfo;
+    }
     // Views after every allocation (a wasm allocation may grow and move the heap).
     const xs = m.view(x);
     const s = sumInfo ? m.view(sumInfo) : xs;
@@ -106,7 +116,7 @@ function normKernel(name: string): tf.KernelFunc {
 
 function embedKernel(name: string): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
-    const m = ioFor(name, backend, inputs);
+    const m = fusedIo(name, backend, inputs);
     const { ids, wte, wpe, pos } = inputs as { ids: Info; wte: Info; wpe?: Info; pos?: Info };
     const { past, T } = attrs as unknown as { past: number; T: number };
     const [V, D] = wte.shape;
@@ -173,7 +183,7 @@ function axpy1(acc: Float64Array, w: number, b: Float32Array, bo: number, hd: nu
 
 function decodeAttnKernel(name: string): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
-    const m = ioFor(name, backend, inputs);
+    const m = fusedIo(name, backend, inputs);
     const { qkv, kBuf, vBuf, mask, cos, sin, pos } = inputs as {
       qkv: Info;
       kBuf: Info;
@@ -191,6 +201,8 @@ function decodeAttnKernel(name: string): tf.KernelFunc {
     const rep = H / Hkv;
     const scale = 1 / Math.sqrt(hd);
     const W = (H + 2 * Hkv) * hd;
+    const simd = name === 'wasm' && hd % 4 === 0 && fusedEnabled() && (mask === undefined || mask.dtype !== 'bool') ? simdAttention(backend as object) : null;
+    if (simd) return decodeAttnSimd(simd, backend as WasmHeap, m, inputs, { H, Hkv, hd, past, B, S, C, W, scale });
     const outInfo = m.alloc([B, H * hd], 'float32');
     const x = m.view(qkv) as Float32Array;
     const out = m.view(outInfo) as Float32Array;
@@ -257,6 +269,81 @@ function decodeAttnKernel(name: string): tf.KernelFunc {
     }
     return outInfo;
   };
+}
+
+type WasmHeap = WasmLike & { dataIdMap: { get(dataId: object): { memoryOffset: number } }; disposeData(dataId: object, force?: boolean): boolean };
+
+/**
+ * The wasm path of FalignDecodeAttn: the new key/value (and rotated queries) are written in JS,
+ * scores, softmax and the weighted sum of values run in the SIMD module on the heap in place.
+ */
+function decodeAttnSimd(
+  simd: SimdAttention,
+  be: WasmHeap,
+  m: Io,
+  inputs: tf.NamedTensorInfoMap,
+  d: { H: number; Hkv: number; hd: number; past: number; B: number; S: number; C: number; W: number; scale: number },
+): Info {
+  const { qkv, kBuf, vBuf, mask, cos, sin, pos } = inputs as { qkv: Info; kBuf: Info; vBuf: Info; mask?: Info; cos?: Info; sin?: Info; pos?: Info };
+  const { H, Hkv, hd, past, B, S, C, W, scale } = d;
+  const outInfo = m.alloc([B, H * hd], 'float32');
+  const scoresInfo = m.alloc([S], 'float32');
+  const qrInfo = cos ? m.alloc([B, H * hd], 'float32') : null;
+  // Views after every allocation (a wasm allocation may grow and move the heap).
+  const x = m.view(qkv) as Float32Array;
+  const K = m.view(kBuf) as Float32Array;
+  const Vc = m.view(vBuf) as Float32Array;
+  const cs = cos ? (m.view(cos) as Float32Array) : null;
+  const sn = sin ? (m.view(sin) as Float32Array) : null;
+  const ps = pos ? m.view(pos) : null;
+  const qr = qrInfo ? (m.view(qrInfo) as Float32Array) : null;
+  const half = hd / 2;
+  const rope = (so: number, dst: Float32Array, d0: number, co: number) => {
+    for (let j = 0; j < hd; j++) {
+      const rot = j < half ? -x[so + j + half] : x[so + j - half];
+      dst[d0 + j] = Math.fround(x[so + j] * cs![co + j]) + Math.fround(rot * sn![co + j]);
+    }
+  };
+  for (let b = 0; b < B; b++) {
+    const row = b * W;
+    const p = ps ? ps[b] : past;
+    if (cs && !(p >= 0 && p < cos!.shape[0])) throw new Error(`rotary embedding: position ${p} is not in [0, ${cos!.shape[0] - 1}]`);
+    const co = p * hd;
+    for (let g = 0; g < Hkv; g++) {
+      const at = ((b * Hkv + g) * C + past) * hd;
+      const ko = row + H * hd + g * hd;
+      const vo = row + (H + Hkv) * hd + g * hd;
+      if (cs) rope(ko, K, at, co);
+      else K.set(x.subarray(ko, ko + hd), at);
+      Vc.set(x.subarray(vo, vo + hd), at);
+    }
+    if (qr) for (let h = 0; h < H; h++) rope(row + h * hd, qr, (b * H + h) * hd, co);
+  }
+  const off = (t: Info) => be.dataIdMap.get(t.dataId).memoryOffset;
+  const maskKind = mask ? (mask.dtype === 'int32' ? 2 : 1) : 0;
+  try {
+    simd.decodeAttention(
+      qrInfo ? off(qrInfo) : off(qkv),
+      qrInfo ? H * hd : W,
+      off(kBuf),
+      off(vBuf),
+      C,
+      Hkv,
+      H,
+      B,
+      S,
+      hd,
+      mask ? off(mask) : 0,
+      maskKind,
+      off(outInfo),
+      off(scoresInfo),
+      scale,
+    );
+  } finally {
+    be.disposeData(scoresInfo.dataId, true);
+    if (qrInfo) be.disposeData(qrInfo.dataId, true);
+  }
+  return outInfo;
 }
 
 const KERNELS: Record<string, (backendName: string) => tf.KernelFunc> = {

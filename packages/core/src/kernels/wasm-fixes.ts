@@ -11,6 +11,8 @@
  *  - A 2-D `Transpose` is ~10× slower than 4-D ones that move whole rows or small blocks. The
  *    wrapped kernel transposes [R, C] as blocks: [R/b, b, C/b, b] → swap block axes → transpose
  *    each b×b block → reorder, three fast native passes (used by every linear layer's backward).
+ *  - `Slice` / `SplitV` copy the whole input out of the heap before slicing it in JS; the wrapped
+ *    kernels copy only the selected rows from a heap view (the QKV split of every attention layer).
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -78,6 +80,42 @@ function batchedMatMulViaViews(be: WasmBackendLike, a: tf.TensorInfo, b: tf.Tens
     // Views own no memory: drop them on the C++ side only (this also frees any XNNPACK operator
     // cached for a view id), never through disposeData, which would free the parent's buffer.
     for (const id of views) be.wasm.tfjs.disposeData(id);
+  }
+  return out;
+}
+
+/**
+ * Slice on heap views: tfjs-wasm's `Slice` (and `SplitV`, which calls it) first copies the whole
+ * input out of the heap (`readSync`) and then loops in JS; here rows of the last axis are copied
+ * straight from a view. Returns null for string tensors (the native kernel handles those).
+ */
+function sliceViaViews(be: WasmBackendLike, x: tf.TensorInfo, begin: number[], size: number[]): tf.TensorInfo | null {
+  if (x.dtype === 'string') return null;
+  const [b, sz] = tf.slice_util.parseSliceParams(x as unknown as tf.Tensor, begin, size);
+  const out = be.makeOutput(sz, x.dtype);
+  const n = tf.util.sizeFromShape(sz);
+  if (n === 0) return out;
+  // Views after the allocation (it may grow and move the heap).
+  const xv = be.typedArrayFromHeap(x);
+  const ov = be.typedArrayFromHeap(out);
+  const strides = tf.util.computeStrides(x.shape);
+  if (tf.slice_util.isSliceContinous(x.shape, b, sz)) {
+    const off = tf.slice_util.computeFlatOffset(b, strides);
+    ov.set(xv.subarray(off, off + n));
+    return out;
+  }
+  const rank = x.shape.length;
+  const last = sz[rank - 1];
+  const rows = n / last;
+  const idx = new Array<number>(rank - 1).fill(0);
+  for (let r = 0; r < rows; r++) {
+    let off = b[rank - 1];
+    for (let d = 0; d < rank - 1; d++) off += (b[d] + idx[d]) * strides[d];
+    ov.set(xv.subarray(off, off + last), r * last);
+    for (let d = rank - 2; d >= 0; d--) {
+      if (++idx[d] < sz[d]) break;
+      idx[d] = 0;
+    }
   }
   return out;
 }
@@ -174,6 +212,46 @@ function blockedTranspose2d(native: tf.KernelFunc, be: WasmBackendLike, x: tf.Te
 export function installWasmFixes(): void {
   if (installed) return;
   installed = true;
+  const slice = tf.getKernel('Slice', 'wasm');
+  if (slice !== undefined) {
+    tf.unregisterKernel('Slice', 'wasm');
+    tf.registerKernel({
+      kernelName: 'Slice',
+      backendName: 'wasm',
+      setupFunc: slice.setupFunc,
+      disposeFunc: slice.disposeFunc,
+      kernelFunc: (args) => {
+        const { x } = args.inputs as { x: tf.TensorInfo };
+        const { begin, size } = args.attrs as unknown as { begin: number[]; size: number[] };
+        return sliceViaViews(args.backend as WasmBackendLike, x, begin, size) ?? slice.kernelFunc(args);
+      },
+    });
+  }
+  const splitV = tf.getKernel('SplitV', 'wasm');
+  if (splitV !== undefined) {
+    tf.unregisterKernel('SplitV', 'wasm');
+    tf.registerKernel({
+      kernelName: 'SplitV',
+      backendName: 'wasm',
+      setupFunc: splitV.setupFunc,
+      disposeFunc: splitV.disposeFunc,
+      kernelFunc: (args) => {
+        const { x } = args.inputs as { x: tf.TensorInfo };
+        if (x.dtype === 'string') return splitV.kernelFunc(args);
+        const { numOrSizeSplits, axis } = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
+        const ax = tf.util.parseAxisParam(axis, x.shape)[0];
+        const sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, numOrSizeSplits, ax);
+        const begin = new Array<number>(x.shape.length).fill(0);
+        return sizes.map((s) => {
+          const size = [...x.shape];
+          size[ax] = s;
+          const out = sliceViaViews(args.backend as WasmBackendLike, x, [...begin], size)!;
+          begin[ax] += s;
+          return out;
+        });
+      },
+    });
+  }
   if (tf.getKernel('UnsortedSegmentSum', 'wasm') === undefined) {
     tf.registerKernel({ kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: unsortedSegmentSum });
   }

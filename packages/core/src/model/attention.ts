@@ -4,6 +4,8 @@
  */
 import { tf } from '../backend.js';
 import { recording } from './ops.js';
+import { ropeInvFreq } from './config.js';
+import type { RopeScaling } from '../types.js';
 
 type T = tf.Tensor;
 
@@ -99,13 +101,15 @@ export class RopeTables {
     readonly maxSeqLen: number,
     readonly headDim: number,
     theta: number,
+    scaling: RopeScaling | null = null,
   ) {
     const half = headDim / 2;
     const cos = new Float32Array(maxSeqLen * headDim);
     const sin = new Float32Array(maxSeqLen * headDim);
+    const inv = ropeInvFreq(headDim, theta, scaling);
     for (let i = 0; i < half; i++) {
       // float32 rounding as in HF (inv_freq, t·inv_freq are float32 tensors) and llama2.c.
-      const invFreq = Math.fround(1 / Math.fround(Math.pow(theta, (2 * i) / headDim)));
+      const invFreq = inv[i];
       for (let p = 0; p < maxSeqLen; p++) {
         const ang = Math.fround(p * invFreq);
         cos[p * headDim + i] = cos[p * headDim + i + half] = Math.cos(ang);

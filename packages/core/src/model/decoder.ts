@@ -13,7 +13,17 @@ import { Rng } from '../rng.js';
 import type { ModelConfig } from '../types.js';
 import { resolveConfig } from './config.js';
 import { KVCache } from './kv-cache.js';
-import { geluTanh, layerNorm, linear, recording, rmsNorm, silu } from './ops.js';
+import { geluTanh, layerNorm, recording, rmsNorm, silu } from './ops.js';
+// linear with adapter hooks (LoRA) and a dx-only backward pass for frozen weights.
+import { hasLinearHook, linear, markConstant } from './linear-hooks.js';
+import {
+  decodeLayerAvailable,
+  gpt2DecodeLayer,
+  llamaDecodeLayer,
+  registerDecodeLayerKernel,
+  type Gpt2BlockWeights,
+  type LlamaBlockWeights,
+} from '../kernels/decode-layer.js';
 import {
   fusedAddNorm,
   fusedAvailable,
@@ -28,6 +38,7 @@ import { causalBias, attend, groupedBias, RopeTables } from './attention.js';
 export { KVCache };
 
 registerFusedKernels();
+registerDecodeLayerKernel();
 
 /** Options of {@link DecoderLM.forward} / {@link DecoderLM.hidden}. */
 export interface ForwardOptions {
@@ -48,6 +59,8 @@ export interface DecoderOptions {
   seed?: number;
   /** Whether the weights are trainable (default true). Frozen models expose no variables(). */
   trainable?: boolean;
+  /** 'zeros' skips the random initialisation (weights about to be loaded); default 'random'. */
+  init?: 'random' | 'zeros';
 }
 
 let instanceCounter = 0;
@@ -71,7 +84,7 @@ export class DecoderLM {
     this.config = resolveConfig(config);
     this.trainable = opts.trainable ?? true;
     this.specs = paramSpecs(this.config);
-    this.headDim = this.config.dModel / this.config.nHeads;
+    this.headDim = this.config.headDim;
     const prefix = `falign${instanceCounter++}`;
     const given = opts[FROM_TENSORS];
     const rng = new Rng(opts.seed ?? 0);
@@ -81,7 +94,7 @@ export class DecoderLM {
       let init: tf.Tensor;
       const src = given?.get(s.key);
       if (src) init = src;
-      else if (s.init === 'zeros') init = tf.zeros(s.shape);
+      else if (s.init === 'zeros' || opts.init === 'zeros') init = tf.zeros(s.shape);
       else if (s.init === 'ones') init = tf.ones(s.shape);
       else {
         const sd = s.init === 'residual' ? residualStd : std;
@@ -94,7 +107,9 @@ export class DecoderLM {
       if (!src) init.dispose();
     }
     this.rope =
-      this.config.arch === 'llama' ? new RopeTables(this.config.maxSeqLen, this.headDim, this.config.ropeTheta) : null;
+      this.config.arch === 'llama'
+        ? new RopeTables(this.config.maxSeqLen, this.headDim, this.config.ropeTheta, this.config.ropeScaling)
+        : null;
     // Made eagerly so that the tensor count stays constant across inference calls (it is only
     // replaced, one for one, when the weights change).
     if (this.config.tieEmbeddings) this.tiedHeadWeight();
@@ -114,6 +129,15 @@ export class DecoderLM {
   namedVariables(): Map<string, tf.Variable> {
     this.assertAlive();
     return this.trainable ? new Map(this.params) : new Map();
+  }
+
+  /**
+   * Every weight variable by internal key, trainable or not (owned by the model: do not dispose).
+   * For adapters (lora/), which hook the projections of a frozen model.
+   */
+  weightVariables(): Map<string, tf.Variable> {
+    this.assertAlive();
+    return new Map(this.params);
   }
 
   /** Number of parameters (trainable or not). */
@@ -138,7 +162,7 @@ export class DecoderLM {
     const out: Record<string, tf.Tensor> = {};
     for (const s of this.specs) {
       const v = this.params.get(s.key)!;
-      if (s.shape.length === 1 || (s.parts.length === 1 && !s.parts[0].transposed)) {
+      if (s.parts.length === 1 && (s.shape.length === 1 || !s.parts[0].transposed)) {
         out[s.parts[0].name] = v.clone();
         continue;
       }
@@ -146,6 +170,7 @@ export class DecoderLM {
       for (const part of s.parts) {
         const start = col;
         out[part.name] = tf.tidy(() => {
+          if (s.shape.length === 1) return tf.slice(v, [start], [part.cols]);
           const block = s.parts.length === 1 ? v : tf.slice(v, [0, start], [s.shape[0], part.cols]);
           return part.transposed ? tf.transpose(block) : block.clone();
         });
@@ -165,10 +190,15 @@ export class DecoderLM {
   /**
    * Assigns all weights from Hugging Face names/layouts. Every expected name must be present with
    * its exact shape; unknown names are an error too. The caller keeps ownership of `w`.
+   * `partial: true` assigns a subset (for loading tensor by tensor): only the internal parameters
+   * whose HF parts are all present are assigned, and a parameter with only some parts is an error.
    */
-  setWeights(w: Record<string, tf.Tensor>): void {
+  setWeights(w: Record<string, tf.Tensor>, opts: { partial?: boolean } = {}): void {
     this.assertAlive();
-    const expected = this.weightShapes();
+    const all = this.weightShapes();
+    const specs = opts.partial ? this.specs.filter((s) => s.parts.some((p) => p.name in w)) : this.specs;
+    const expected: Record<string, number[]> = {};
+    for (const s of specs) for (const p of s.parts) expected[p.name] = all[p.name];
     for (const name of Object.keys(w)) {
       if (!(name in expected)) {
         const hint = name === 'lm_head.weight' && this.config.tieEmbeddings ? ' (the head is tied to the embedding)' : '';
@@ -182,14 +212,14 @@ export class DecoderLM {
         throw new Error(`setWeights: tensor '${name}' has shape [${t.shape}], expected [${shape}]`);
       }
     }
-    for (const s of this.specs) {
+    for (const s of specs) {
       const v = this.params.get(s.key)!;
       tf.tidy(() => {
         const blocks = s.parts.map((p) => {
           const t = tf.cast(w[p.name], 'float32');
           return p.transposed ? tf.transpose(t) : t;
         });
-        v.assign(blocks.length === 1 ? blocks[0] : tf.concat(blocks, 1));
+        v.assign(blocks.length === 1 ? blocks[0] : tf.concat(blocks, s.shape.length === 1 ? 0 : 1));
       });
     }
   }
@@ -235,7 +265,8 @@ export class DecoderLM {
   head(h: tf.Tensor): tf.Tensor {
     const c = this.config;
     if (!c.tieEmbeddings) return linear(h, this.p('lm_head.weight'));
-    if (!recording()) return linear(h, this.tiedHeadWeight());
+    // A frozen model's head needs no gradient: its cached transpose is a constant (no [D, V] dW).
+    if (!recording() || !this.trainable) return linear(h, this.tiedHeadWeight());
     const emb = this.p(c.arch === 'gpt2' ? 'transformer.wte.weight' : 'model.embed_tokens.weight');
     return linear(h, tf.transpose(emb));
   }
@@ -245,10 +276,23 @@ export class DecoderLM {
     const emb = this.p(this.config.arch === 'gpt2' ? 'transformer.wte.weight' : 'model.embed_tokens.weight');
     if (this.headT === null || this.headT.src !== emb.dataId) {
       const t = tf.keep(tf.transpose(emb));
+      markConstant(t);
       this.headT?.t.dispose();
       this.headT = { src: emb.dataId, t };
     }
     return this.headT.t;
+  }
+
+  /** The fused q/k/v bias of a layer (Qwen2), or undefined. */
+  private qkvBias(pre: string): tf.Variable | undefined {
+    return this.config.qkvBias ? this.p(`${pre}.self_attn.qkv_bias`) : undefined;
+  }
+
+  /** Per-head RMSNorm of queries or keys [B, T, n, hd] (Qwen3), identity without qkNorm. */
+  private qkNormed(pre: string, which: 'q' | 'k', x: tf.Tensor): tf.Tensor {
+    if (!this.config.qkNorm) return x;
+    const hd = this.headDim;
+    return tf.reshape(rmsNorm(tf.reshape(x, [-1, hd]), this.p(`${pre}.self_attn.${which}_norm.weight`), this.config.normEps), x.shape);
   }
 
   private p(key: string): tf.Variable {
@@ -290,7 +334,8 @@ export class DecoderLM {
 
   /** Hidden states [B·T, D] after the final norm: fused kernels at inference where available. */
   private body(ids: tf.Tensor2D, opts: ForwardOptions): tf.Tensor {
-    return !recording() && fusedAvailable() ? this.runFused(ids, opts) : this.run(ids, opts);
+    // q/k norms sit between the projection and RoPE, inside the fused decode kernel's span.
+    return !recording() && fusedAvailable() && !this.config.qkNorm ? this.runFused(ids, opts) : this.run(ids, opts);
   }
 
   /**
@@ -363,8 +408,16 @@ export class DecoderLM {
     let h: tf.Tensor;
     if (gpt) {
       x = fusedEmbed(flatIds, this.p('transformer.wte.weight'), this.p('transformer.wpe.weight'), flatPos, past, T);
+      const decodeMask = decode ? (opts.attentionMask ?? null) : null;
       for (let i = 0; i < c.nLayers; i++) {
         const pre = `transformer.h.${i}`;
+        // One dispatch per block when decoding (kernels/decode-layer.ts); not with adapter hooks.
+        if (decode && decodeLayerAvailable(decodeMask) && !this.blockHooked(pre)) {
+          const buf = cache ? cache.buffer(i, past + 1, [B, Hkv, hd]) : { k: tf.zeros([B, Hkv, 1, hd]), v: tf.zeros([B, Hkv, 1, hd]) };
+          [x, pending] = gpt2DecodeLayer(x, pending, this.gpt2Block(pre), buf.k, buf.v, decodeMask, { eps, H, Hkv, hd, past });
+          cache?.wrote(i, past + 1);
+          continue;
+        }
         [x, h] = norm(x, pending, `${pre}.ln_1.weight`, `${pre}.ln_1.bias`);
         const a = attention(i, linear(h, this.p(`${pre}.attn.c_attn.weight`), this.p(`${pre}.attn.c_attn.bias`)));
         [x, h] = norm(x, linear(a, this.p(`${pre}.attn.c_proj.weight`), this.p(`${pre}.attn.c_proj.bias`)), `${pre}.ln_2.weight`, `${pre}.ln_2.bias`);
@@ -375,16 +428,65 @@ export class DecoderLM {
       return norm(x, pending, 'transformer.ln_f.weight', 'transformer.ln_f.bias')[1];
     }
     x = fusedEmbed(flatIds, this.p('model.embed_tokens.weight'), null, null, past, T);
+    const decodeMask = decode ? (opts.attentionMask ?? null) : null;
     for (let i = 0; i < c.nLayers; i++) {
       const pre = `model.layers.${i}`;
+      // One dispatch per block when decoding (kernels/decode-layer.ts); not with adapter hooks.
+      if (decode && this.rope && decodeLayerAvailable(decodeMask) && !this.blockHooked(pre)) {
+        const buf = cache ? cache.buffer(i, past + 1, [B, Hkv, hd]) : { k: tf.zeros([B, Hkv, 1, hd]), v: tf.zeros([B, Hkv, 1, hd]) };
+        const rope = { ...this.rope.tables(), pos: flatPos };
+        [x, pending] = llamaDecodeLayer(x, pending, this.llamaBlock(pre), buf.k, buf.v, decodeMask, rope, { eps, H, Hkv, hd, past });
+        cache?.wrote(i, past + 1);
+        continue;
+      }
       [x, h] = norm(x, pending, `${pre}.input_layernorm.weight`, null);
-      const a = attention(i, linear(h, this.p(`${pre}.self_attn.qkv`)));
+      const a = attention(i, linear(h, this.p(`${pre}.self_attn.qkv`), this.qkvBias(pre)));
       [x, h] = norm(x, linear(a, this.p(`${pre}.self_attn.o_proj.weight`)), `${pre}.post_attention_layernorm.weight`, null);
       const [g, u] = tf.split(linear(h, this.p(`${pre}.mlp.gate_up`)), 2, 1);
       pending = linear(tf.mul(silu(g), u), this.p(`${pre}.mlp.down_proj.weight`));
     }
     if (cache) cache.advance(T);
     return norm(x, pending, 'model.norm.weight', null)[1];
+  }
+
+  /** Weights of GPT-2 block `pre` for the one-dispatch decoding kernel. */
+  private gpt2Block(pre: string): Gpt2BlockWeights {
+    return {
+      ln1g: this.p(`${pre}.ln_1.weight`),
+      ln1b: this.p(`${pre}.ln_1.bias`),
+      attnW: this.p(`${pre}.attn.c_attn.weight`),
+      attnB: this.p(`${pre}.attn.c_attn.bias`),
+      projW: this.p(`${pre}.attn.c_proj.weight`),
+      projB: this.p(`${pre}.attn.c_proj.bias`),
+      ln2g: this.p(`${pre}.ln_2.weight`),
+      ln2b: this.p(`${pre}.ln_2.bias`),
+      fcW: this.p(`${pre}.mlp.c_fc.weight`),
+      fcB: this.p(`${pre}.mlp.c_fc.bias`),
+      mlpW: this.p(`${pre}.mlp.c_proj.weight`),
+      mlpB: this.p(`${pre}.mlp.c_proj.bias`),
+    };
+  }
+
+  /** Weights of Llama block `pre` for the one-dispatch decoding kernel. */
+  private llamaBlock(pre: string): LlamaBlockWeights {
+    return {
+      ln1: this.p(`${pre}.input_layernorm.weight`),
+      qkvW: this.p(`${pre}.self_attn.qkv`),
+      qkvB: this.qkvBias(pre),
+      oW: this.p(`${pre}.self_attn.o_proj.weight`),
+      ln2: this.p(`${pre}.post_attention_layernorm.weight`),
+      guW: this.p(`${pre}.mlp.gate_up`),
+      downW: this.p(`${pre}.mlp.down_proj.weight`),
+    };
+  }
+
+  /** Whether any projection of block `pre` (GPT-2 or Llama) has a linear hook (an adapter). */
+  private blockHooked(pre: string): boolean {
+    const names =
+      this.config.arch === 'gpt2'
+        ? ['attn.c_attn.weight', 'attn.c_proj.weight', 'mlp.c_fc.weight', 'mlp.c_proj.weight']
+        : ['self_attn.qkv', 'self_attn.o_proj.weight', 'mlp.gate_up', 'mlp.down_proj.weight'];
+    return names.some((n) => hasLinearHook(this.p(`${pre}.${n}`)));
   }
 
   /** The decoder body: hidden states [B·T, D] after the final norm. */
@@ -446,10 +548,10 @@ export class DecoderLM {
     for (let i = 0; i < c.nLayers; i++) {
       const pre = `model.layers.${i}`;
       const h1 = rmsNorm(x, this.p(`${pre}.input_layernorm.weight`), c.normEps);
-      const qkv = linear(h1, this.p(`${pre}.self_attn.qkv`));
+      const qkv = linear(h1, this.p(`${pre}.self_attn.qkv`), this.qkvBias(pre));
       const [q, k, v] = tf.split(qkv, [H * hd, Hkv * hd, Hkv * hd], 1);
-      const qr = rope.apply(tf.reshape(q, [B, T, H, hd]), cos, sin);
-      const kr = rope.apply(tf.reshape(k, [B, T, Hkv, hd]), cos, sin);
+      const qr = rope.apply(this.qkNormed(pre, 'q', tf.reshape(q, [B, T, H, hd])), cos, sin);
+      const kr = rope.apply(this.qkNormed(pre, 'k', tf.reshape(k, [B, T, Hkv, hd])), cos, sin);
       const kv = withCache(i, bthdToHeads(kr), toHeads(v, Hkv));
       const a = fromHeads(attend(bthdToHeads(qr), kv.k, kv.v, bias));
       x = tf.add(x, linear(a, this.p(`${pre}.self_attn.o_proj.weight`)));

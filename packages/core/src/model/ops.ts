@@ -4,6 +4,13 @@
  * and backward — is reshaped to 2-D and transposed explicitly.
  */
 import { tf } from '../backend.js';
+import { linearGradKernel2d, linearKernel2d, linearKernelAvailable, registerLinearKernels } from '../kernels/linear.js';
+import { normGrad, normTrain, normTrainAvailable, registerNormTrainKernels } from '../kernels/norm-train.js';
+import { geluGrad, geluKernelAvailable, geluOnly, geluWithGate, registerGeluKernels } from '../kernels/gelu.js';
+
+registerLinearKernels();
+registerNormTrainKernels();
+registerGeluKernels();
 
 type T = tf.Tensor;
 
@@ -60,17 +67,41 @@ const linear2dBias = tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
   };
 });
 
+/** `x·W` as one wasm kernel forward and backward (kernels/linear.ts). */
+const linear2dKernel = tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
+  const [x, w, save] = args as [T, T, tf.GradSaveFunc];
+  save([x, w]);
+  return {
+    value: linearKernel2d(x, w),
+    gradFunc: (dy: T, saved: T[]) => linearGradKernel2d(dy, saved[0], saved[1], false),
+  };
+});
+
+/** `x·W + b` as one wasm kernel forward and backward (kernels/linear.ts). */
+const linear2dBiasKernel = tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
+  const [x, w, b, save] = args as [T, T, T, tf.GradSaveFunc];
+  save([x, w]);
+  return {
+    value: linearKernel2d(x, w, b),
+    gradFunc: (dy: T, saved: T[]) => linearGradKernel2d(dy, saved[0], saved[1], true),
+  };
+});
+
 /**
  * Linear map over the last axis: `x` [..., in], `w` [in, out], optional `b` [out] → [..., out].
- * Differentiable in all inputs.
+ * Differentiable in all inputs. On wasm forward and backward are single kernels.
  */
 export function linear(x: T, w: T, b?: T): T {
   const inDim = x.shape[x.shape.length - 1];
   if (w.shape[0] !== inDim) throw new Error(`linear: x has ${inDim} features but weight is [${w.shape}]`);
   const lead = x.shape.slice(0, -1);
   const x2 = (x.rank === 2 ? x : tf.reshape(x, [-1, inDim])) as tf.Tensor2D;
+  const fast = linearKernelAvailable(x2, w, ...(b ? [b] : []));
   let y2: T;
-  if (!recording()) y2 = b === undefined ? tf.matMul(x2, w as tf.Tensor2D) : tf.fused.matMul({ a: x2, b: w as tf.Tensor2D, bias: b });
+  if (!recording()) {
+    if (fast) y2 = linearKernel2d(x2, w, b);
+    else y2 = b === undefined ? tf.matMul(x2, w as tf.Tensor2D) : tf.fused.matMul({ a: x2, b: w as tf.Tensor2D, bias: b });
+  } else if (fast) y2 = b === undefined ? linear2dKernel(x2, w) : linear2dBiasKernel(x2, w, b);
   else y2 = b === undefined ? linear2d(x2, w) : linear2dBias(x2, w, b);
   return x.rank === 2 ? y2 : tf.reshape(y2, [...lead, w.shape[1]!]);
 }
@@ -125,12 +156,43 @@ const rmsNorm2d = (eps: number) =>
     };
   });
 
+/** LayerNorm (with beta) or RMSNorm as two kernels, forward and backward (kernels/norm-train.ts). */
+const normKernel2d = (eps: number, withBeta: boolean) =>
+  tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
+    const x = args[0] as T;
+    const gamma = args[1] as T;
+    const beta = withBeta ? (args[2] as T) : null;
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const [y, mu, r] = normTrain(x, gamma, beta, eps);
+    save([x, mu, r, gamma]);
+    return {
+      value: y,
+      gradFunc: (dy: T, saved: T[]) => {
+        const [xs, ms, rs, g] = saved;
+        return normGrad(dy, xs, ms, rs, g, !withBeta, withBeta);
+      },
+    };
+  });
+
+const kernelNormCache = new Map<string, ReturnType<typeof normKernel2d>>();
+
+function kernelNorm(eps: number, withBeta: boolean): ReturnType<typeof normKernel2d> {
+  const key = `${eps}/${withBeta}`;
+  let f = kernelNormCache.get(key);
+  if (!f) kernelNormCache.set(key, (f = normKernel2d(eps, withBeta)));
+  return f;
+}
+
 const lnCache = new Map<number, ReturnType<typeof layerNorm2d>>();
 const rmsCache = new Map<number, ReturnType<typeof rmsNorm2d>>();
 
-/** LayerNorm over the last axis (biased variance, like PyTorch), with a hand-written backward pass. */
+/**
+ * LayerNorm over the last axis (biased variance, like PyTorch), with a hand-written backward pass:
+ * two kernels on wasm/cpu, ops elsewhere.
+ */
 export function layerNorm(x: T, gamma: T, beta: T, eps: number): T {
   if (!recording()) return tf.add(tf.mul(layerNormParts(x, eps).xhat, gamma), beta);
+  if (normTrainAvailable(x, gamma, beta)) return on2d(x, (x2) => kernelNorm(eps, true)(x2, gamma, beta));
   let f = lnCache.get(eps);
   if (!f) lnCache.set(eps, (f = layerNorm2d(eps)));
   return on2d(x, (x2) => f(x2, gamma, beta));
@@ -139,6 +201,7 @@ export function layerNorm(x: T, gamma: T, beta: T, eps: number): T {
 /** RMSNorm over the last axis (HF LlamaRMSNorm: x · rsqrt(mean(x²) + eps) · w). */
 export function rmsNorm(x: T, weight: T, eps: number): T {
   if (!recording()) return tf.mul(rmsNormParts(x, eps).xhat, weight);
+  if (normTrainAvailable(x, weight)) return on2d(x, (x2) => kernelNorm(eps, false)(x2, weight));
   let f = rmsCache.get(eps);
   if (!f) rmsCache.set(eps, (f = rmsNorm2d(eps)));
   return on2d(x, (x2) => f(x2, weight));
@@ -171,10 +234,19 @@ const geluCustom = tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
   };
 });
 
+/** The same GELU as two wasm kernels, forward and backward (kernels/gelu.ts). */
+const geluKernelCustom = tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
+  const [x, save] = args as [T, tf.GradSaveFunc];
+  const [y, s] = geluWithGate(x);
+  save([x, s]);
+  return { value: y, gradFunc: (dy: T, saved: T[]) => geluGrad(dy, saved[0], saved[1]) };
+});
+
 /** GPT-2's tanh-approximated GELU (HF `gelu_new`). */
 export function geluTanh(x: T): T {
-  if (!recording()) return tf.mul(x, geluGate(x, tf.mul(x, x)));
-  return geluCustom(x);
+  const fast = geluKernelAvailable(x);
+  if (!recording()) return fast ? geluOnly(x) : tf.mul(x, geluGate(x, tf.mul(x, x)));
+  return fast ? geluKernelCustom(x) : geluCustom(x);
 }
 
 /** SiLU (swish): x·σ(x). */

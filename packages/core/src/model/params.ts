@@ -36,6 +36,9 @@ export interface ArchDims {
   dFF: number;
   maxSeqLen: number;
   tieEmbeddings: boolean;
+  headDim: number;
+  qkvBias: boolean;
+  qkNorm: boolean;
 }
 
 function whole(name: string, cols: number, transposed = false): HfPart[] {
@@ -79,7 +82,7 @@ function gpt2Specs(c: ArchDims): ParamSpec[] {
 function llamaSpecs(c: ArchDims): ParamSpec[] {
   const D = c.dModel;
   const F = c.dFF;
-  const hd = D / c.nHeads;
+  const hd = c.headDim;
   const qCols = c.nHeads * hd;
   const kvCols = c.nKvHeads * hd;
   const specs: ParamSpec[] = [
@@ -99,6 +102,26 @@ function llamaSpecs(c: ArchDims): ParamSpec[] {
           { name: `${p}.self_attn.v_proj.weight`, cols: kvCols, transposed: true },
         ],
       },
+    );
+    if (c.qkvBias) {
+      specs.push({
+        key: `${p}.self_attn.qkv_bias`,
+        shape: [qCols + 2 * kvCols],
+        init: 'zeros',
+        parts: [
+          { name: `${p}.self_attn.q_proj.bias`, cols: qCols, transposed: false },
+          { name: `${p}.self_attn.k_proj.bias`, cols: kvCols, transposed: false },
+          { name: `${p}.self_attn.v_proj.bias`, cols: kvCols, transposed: false },
+        ],
+      });
+    }
+    if (c.qkNorm) {
+      specs.push(
+        { key: `${p}.self_attn.q_norm.weight`, shape: [hd], init: 'ones', parts: whole(`${p}.self_attn.q_norm.weight`, hd) },
+        { key: `${p}.self_attn.k_norm.weight`, shape: [hd], init: 'ones', parts: whole(`${p}.self_attn.k_norm.weight`, hd) },
+      );
+    }
+    specs.push(
       { key: `${p}.self_attn.o_proj.weight`, shape: [qCols, D], init: 'residual', parts: whole(`${p}.self_attn.o_proj.weight`, D, true) },
       { key: `${p}.post_attention_layernorm.weight`, shape: [D], init: 'ones', parts: whole(`${p}.post_attention_layernorm.weight`, D) },
       {
@@ -127,7 +150,7 @@ export function paramSpecs(c: ArchDims): ParamSpec[] {
 
 /** HF shape of a part of an internal parameter. */
 export function hfShape(spec: ParamSpec, part: HfPart): number[] {
-  if (spec.shape.length === 1) return [...spec.shape];
+  if (spec.shape.length === 1) return spec.parts.length === 1 ? [...spec.shape] : [part.cols];
   const rows = spec.shape[0];
   return part.transposed ? [part.cols, rows] : [rows, part.cols];
 }

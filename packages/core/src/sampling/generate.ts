@@ -58,6 +58,7 @@ function checkOptions(o: SampleOptions): void {
 export function stopTokenSet(tokenizer: Tokenizer, stopTokens: readonly number[] = []): Set<number> {
   const s = new Set(stopTokens);
   if (tokenizer.eosId !== null) s.add(tokenizer.eosId);
+  for (const id of tokenizer.eosIds ?? []) s.add(id);
   if (tokenizer.kind === 'llama2c' && tokenizer.bosId !== null) s.add(tokenizer.bosId);
   return s;
 }
@@ -127,7 +128,7 @@ export async function generate(
     keepFirstLogits: opts.returnFirstLogits ?? false,
   };
   for (let start = 0; start < rows.length; start += batchSize) {
-    decodeBatch(rows.slice(start, start + batchSize), ctx);
+    await decodeBatch(rows.slice(start, start + batchSize), ctx);
     // Let other async work (progress bars, servers) run between batches.
     await new Promise<void>((r) => setImmediate(r));
   }
@@ -192,8 +193,11 @@ function accept(r: Row, id: number, logprob: number, ctx: StepContext): void {
   if (r.ids.length >= r.limit) r.finish = 'length';
 }
 
-/** Decodes one batch of rows to completion. */
-function decodeBatch(batch: Row[], ctx: StepContext): void {
+/**
+ * Decodes one batch of rows to completion. Logits are read back asynchronously: webgpu in Node
+ * has no synchronous read path, and on wasm the await costs one microtask per step.
+ */
+async function decodeBatch(batch: Row[], ctx: StepContext): Promise<void> {
   const { model } = ctx;
   const V = model.config.vocabSize;
   let live = batch.filter((r) => r.limit > 0);
@@ -225,7 +229,7 @@ function decodeBatch(batch: Row[], ctx: StepContext): void {
       });
       return tf.reshape(tf.slice(out, [0, L - 1, 0], [B, 1, V]), [B, V]);
     });
-    let host = logits.dataSync() as Float32Array;
+    let host = (await logits.data()) as Float32Array;
     logits.dispose();
     for (;;) {
       live.forEach((r, b) => {
@@ -257,7 +261,7 @@ function decodeBatch(batch: Row[], ctx: StepContext): void {
         });
         return tf.reshape(out, [n, V]);
       });
-      host = logits.dataSync() as Float32Array;
+      host = (await logits.data()) as Float32Array;
       logits.dispose();
     }
   } finally {

@@ -1,9 +1,11 @@
 /** Rebuilding a tokenizer from its serialised form (tokenizer.json). */
 import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Tokenizer, TokenizerJSON } from '../types.js';
 import { ByteTokenizer } from './byte.js';
 import { CharTokenizer } from './char.js';
 import { Llama2cTokenizer } from './llama2c.js';
+import { HfTokenizer } from './hf.js';
 
 /** Builds the tokenizer a {@link TokenizerJSON} describes; `where` names the source in errors. */
 export function tokenizerFromJSON(json: TokenizerJSON, where = 'tokenizer.json'): Tokenizer {
@@ -18,8 +20,10 @@ export function tokenizerFromJSON(json: TokenizerJSON, where = 'tokenizer.json')
         return new ByteTokenizer(json.specials);
       case 'llama2c':
         return Llama2cTokenizer.fromJSON(json);
+      case 'hf':
+        return HfTokenizer.fromJSON(json, where);
       default:
-        throw new Error(`"kind" must be one of char, byte, llama2c; got ${JSON.stringify((json as { kind?: unknown }).kind)}`);
+        throw new Error(`"kind" must be one of char, byte, llama2c, hf; got ${JSON.stringify((json as { kind?: unknown }).kind)}`);
     }
   } catch (err) {
     const msg = (err as Error).message;
@@ -41,5 +45,7 @@ export async function loadTokenizerJSON(path: string): Promise<Tokenizer> {
   } catch (err) {
     throw new Error(`${path}: invalid JSON: ${(err as Error).message}`);
   }
+  // A Hugging Face tokenizer.json (no falign "kind"): read it with its sibling config files.
+  if (json !== null && typeof json === 'object' && !('kind' in json) && 'model' in json) return HfTokenizer.load(dirname(path));
   return tokenizerFromJSON(json as TokenizerJSON, path);
 }

@@ -6,6 +6,9 @@
 import { tf } from '../backend.js';
 import type { LrSchedule } from '../types.js';
 import { gradEntries, type Gradients } from './grads.js';
+import { adamwKernelAvailable, adamwUpdate, registerAdamWKernel } from '../kernels/adamw.js';
+
+registerAdamWKernel();
 
 /** Options of {@link AdamW}. */
 export interface AdamWOptions {
@@ -101,9 +104,13 @@ export class AdamW {
 
   /**
    * Applies one update. Variables without a gradient are left alone (as PyTorch does for
-   * `grad is None`). The gradients stay owned by the caller.
+   * `grad is None`). The gradients stay owned by the caller. `gradScale` multiplies every
+   * gradient first (global-norm clipping without materialising scaled copies).
+   * On wasm and cpu each parameter's update is one fused kernel (kernels/adamw.ts).
    */
-  applyGradients(grads: Gradients): void {
+  applyGradients(grads: Gradients, opts: { gradScale?: number } = {}): void {
+    const gradScale = opts.gradScale ?? 1;
+    if (!(gradScale >= 0 && Number.isFinite(gradScale))) throw new Error(`AdamW.applyGradients: gradScale must be finite and ≥ 0, got ${gradScale}`);
     const entries = gradEntries(grads);
     for (const [name] of entries) {
       if (!this.slots.has(name)) throw new Error(`AdamW.applyGradients: gradient for unknown variable '${name}'`);
@@ -116,19 +123,32 @@ export class AdamW {
     const bc1 = 1 - Math.pow(b1, this.t);
     const bc2Sqrt = Math.sqrt(1 - Math.pow(b2, this.t));
     const stepSize = lr / bc1;
+    const fused = adamwKernelAvailable() && entries.every(([, g]) => g.dtype === 'float32');
     for (const [name, g] of entries) {
       const s = this.slots.get(name)!;
       const p = s.variable;
       if (g.shape.join(',') !== p.shape.join(',')) {
         throw new Error(`AdamW.applyGradients: gradient of '${s.name}' has shape [${g.shape}], variable is [${p.shape}]`);
       }
+      const decay = s.decays && this.weightDecay > 0 ? 1 - lr * this.weightDecay : 1;
+      if (fused) {
+        const [next, m, v] = adamwUpdate(p, g, s.m, s.v, { b1, b2, eps: this.eps, stepSize, bc2Sqrt, decay, gradScale });
+        p.assign(next);
+        next.dispose();
+        s.m?.dispose();
+        s.v?.dispose();
+        s.m = m;
+        s.v = v;
+        continue;
+      }
       const [m, v, next] = tf.tidy(() => {
+        const gs = gradScale === 1 ? g : tf.mul(g, gradScale);
         const m0 = s.m ?? tf.zerosLike(p);
         const v0 = s.v ?? tf.zerosLike(p);
-        const m1 = tf.add(tf.mul(m0, b1), tf.mul(g, 1 - b1));
-        const v1 = tf.add(tf.mul(v0, b2), tf.mul(tf.mul(g, g), 1 - b2));
+        const m1 = tf.add(tf.mul(m0, b1), tf.mul(gs, 1 - b1));
+        const v1 = tf.add(tf.mul(v0, b2), tf.mul(tf.mul(gs, gs), 1 - b2));
         const denom = tf.add(tf.div(tf.sqrt(v1), bc2Sqrt), this.eps);
-        const decayed = s.decays && this.weightDecay > 0 ? tf.mul(p, 1 - lr * this.weightDecay) : p;
+        const decayed = decay !== 1 ? tf.mul(p, decay) : p;
         return [m1, v1, tf.sub(decayed, tf.mul(tf.div(m1, denom), stepSize))];
       });
       p.assign(next);

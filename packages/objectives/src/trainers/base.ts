@@ -50,7 +50,8 @@ export abstract class BaseTrainer {
     reference?: DecoderLM,
   ) {
     if (!policy?.model || !policy.tokenizer) throw new Error(`${kind}: policy must be { model, tokenizer }`);
-    if (policy.model.variables().length === 0) throw new Error(`${kind}: the policy model is frozen (trainable: false)`);
+    if (!policy.adapter && policy.model.variables().length === 0) throw new Error(`${kind}: the policy model is frozen (trainable: false)`);
+    if (policy.adapter && policy.adapter.model !== policy.model) throw new Error(`${kind}: policy.adapter is attached to another model than policy.model`);
     const accum = optim.gradAccumSteps ?? 1;
     checkPositiveInt(kind, 'gradAccumSteps', accum);
     const clip = optim.clipNorm ?? 1;
@@ -61,9 +62,10 @@ export abstract class BaseTrainer {
       if (!run.runDir) throw new Error(`${kind}: checkpointEvery needs a runDir`);
     }
     this.policy = policy;
-    this.ownsReference = !reference;
-    this.reference = reference ?? policy.model.clone({ trainable: false });
-    this.optimizer = new AdamW(policy.model.namedVariables(), {
+    // With LoRA the reference is free: the same base with the adapters off (nothing to dispose).
+    this.ownsReference = !reference && !policy.adapter;
+    this.reference = reference ?? policy.adapter?.reference() ?? policy.model.clone({ trainable: false });
+    this.optimizer = new AdamW(this.trainableVariables(), {
       lr: optim.lr,
       beta1: optim.adamBeta1,
       beta2: optim.adamBeta2,
@@ -72,6 +74,11 @@ export abstract class BaseTrainer {
     });
     this.rng = new Rng(optim.seed ?? 0);
     this.metrics = new MetricsLogger(run.runDir, run.log ?? true);
+  }
+
+  /** What the optimizer trains: the adapter's variables under LoRA, else the model's (by stable name). */
+  private trainableVariables(): Map<string, tf.Variable> {
+    return this.policy.adapter ? this.policy.adapter.namedVariables() : this.policy.model.namedVariables();
   }
 
   /** Runs one optimizer step and returns its metrics (without step, lr, grad_norm, time/step). */
@@ -85,8 +92,8 @@ export abstract class BaseTrainer {
    * Gradients of each micro-batch loss, accumulated as a weighted mean, clipped to `clipNorm`
    * and applied. Stops (throws, weights untouched) on a non-finite loss or gradient norm.
    */
-  protected update(micro: readonly MicroBatch[]): { loss: number; gradNorm: number; lr: number } {
-    const vars = this.policy.model.variables();
+  protected update(micro: readonly MicroBatch[]): { loss: number; gradNorm: number; lr: number; clipped: boolean } {
+    const vars = [...this.trainableVariables().values()];
     const lr = this.optimizer.currentLr();
     let lossSum = 0;
     let weightSum = 0;
@@ -119,7 +126,7 @@ export abstract class BaseTrainer {
           }
         }
         this.optimizer.applyGradients(avg);
-        return { loss: lossSum / weightSum, gradNorm, lr };
+        return { loss: lossSum / weightSum, gradNorm, lr, clipped: scale < 1 };
       } finally {
         disposeGradients(avg);
       }
@@ -168,9 +175,17 @@ export abstract class BaseTrainer {
     await saveTrainerCheckpoint(target, {
       model: this.policy.model,
       reference: this.reference,
+      adapter: this.policy.adapter,
       tokenizer: this.policy.tokenizer,
       optimizer: this.optimizer,
-      state: { format: 'falign-trainer-v1', trainer: this.kind, step: this.stepCount, rng: this.rng.getState(), trainerState: this.saveState() },
+      state: {
+        format: 'falign-trainer-v1',
+        trainer: this.kind,
+        step: this.stepCount,
+        rng: this.rng.getState(),
+        ...(this.policy.adapter ? { adapterRng: this.policy.adapter.getRngState() } : {}),
+        trainerState: this.saveState(),
+      },
     });
     return target;
   }
@@ -181,9 +196,10 @@ export abstract class BaseTrainer {
    * run on the same backend; metrics lines after the checkpoint's step are dropped from metrics.jsonl.
    */
   async resume(dir: string): Promise<void> {
-    const json = await loadTrainerCheckpoint(dir, { model: this.policy.model, reference: this.reference, optimizer: this.optimizer, trainer: this.kind });
+    const json = await loadTrainerCheckpoint(dir, { model: this.policy.model, reference: this.reference, adapter: this.policy.adapter, optimizer: this.optimizer, trainer: this.kind });
     this.stepCount = json.step;
     this.rng.setState(json.rng);
+    if (this.policy.adapter && json.adapterRng) this.policy.adapter.setRngState(json.adapterRng);
     this.loadState(json.trainerState);
     await this.metrics.truncateAfter(json.step);
   }

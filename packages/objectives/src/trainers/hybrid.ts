@@ -79,6 +79,8 @@ export class HybridTrainer extends OnPolicyTrainer {
       ...onMetrics,
       ...OfflineTrainer.offlineMetrics(sums, 'offline/'),
       grad_norm: u.gradNorm,
+      // 1 when max-norm clipping scaled this step's gradient down (its effective step was shortened).
+      grad_clipped: u.clipped ? 1 : 0,
       lr: u.lr,
       ...times,
     };

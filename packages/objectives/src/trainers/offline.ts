@@ -155,6 +155,8 @@ export class OfflineTrainer extends BaseTrainer {
       ...(c.algorithm !== 'dpo' ? { divergence_estimate: -u.loss } : {}),
       ...OfflineTrainer.offlineMetrics(sums),
       grad_norm: u.gradNorm,
+      // 1 when max-norm clipping scaled this step's gradient down (its effective step was shortened).
+      grad_clipped: u.clipped ? 1 : 0,
       lr: u.lr,
       'time/scoring': tScore,
       'time/update': (performance.now() - t1) / 1000,

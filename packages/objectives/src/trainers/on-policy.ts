@@ -302,6 +302,8 @@ export class OnPolicyTrainer extends BaseTrainer {
       ...(this.config.algorithm === 'fgrpo' ? { divergence_estimate: -u.loss } : {}),
       ...m,
       grad_norm: u.gradNorm,
+      // 1 when max-norm clipping scaled this step's gradient down (its effective step was shortened).
+      grad_clipped: u.clipped ? 1 : 0,
       lr: u.lr,
       ...times,
     };

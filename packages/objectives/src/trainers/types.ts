@@ -1,10 +1,15 @@
 /** Types shared by the trainers. */
-import type { DecoderLM, Tokenizer } from '@falign/core';
+import type { DecoderLM, LoraAdapter, Tokenizer } from '@falign/core';
 
 /** What a trainer trains: a decoder LM and its tokenizer (core's `Policy` satisfies this). */
 export interface PolicyLike {
   model: DecoderLM;
   tokenizer: Tokenizer;
+  /**
+   * LoRA adapters attached to `model`: then only the adapter variables are trained (the base
+   * stays frozen, with no optimizer state) and the reference is the base with the adapters off.
+   */
+  adapter?: LoraAdapter;
 }
 
 /** One training prompt; `meta` (gold answer, label…) is passed to the reward functions. */

@@ -32,6 +32,8 @@ export type MathNode =
   /** Relation chain: args.length === ops.length + 1. ops are '=', '<', '<=', '>', '>=', '!='. */
   | { k: 'rel'; ops: RelOp[]; args: MathNode[] }
   | { k: 'matrix'; rows: MathNode[][] }
+  /** Ratio or clock time `a : b` (`3:4`, `12:00`): compared item by item, never as a quotient. */
+  | { k: 'ratio'; items: MathNode[] }
   /** Membership `x \in S`. */
   | { k: 'in'; elem: MathNode; set: MathNode }
   /** A string answer (from `\text{…}` or a word); compared as text only. */
@@ -74,6 +76,7 @@ export function children(n: MathNode): MathNode[] {
     case 'tuple':
     case 'list':
     case 'set':
+    case 'ratio':
       return n.items;
     case 'interval':
       return [n.lo, n.hi];
@@ -90,8 +93,65 @@ export function freeVars(n: MathNode, out: Set<string> = new Set()): Set<string>
     if (!CONSTANTS.has(n.name)) out.add(n.name);
     return out;
   }
+  if (isBigOperator(n)) {
+    // the index variable of Σ/Π is bound
+    const [body, index, lo, hi] = n.args;
+    const inner = freeVars(body);
+    if (index.k === 'sym') inner.delete(index.name);
+    for (const v of inner) out.add(v);
+    freeVars(lo, out);
+    freeVars(hi, out);
+    return out;
+  }
   for (const ch of children(n)) freeVars(ch, out);
   return out;
+}
+
+/** Whether some node of the tree satisfies `pred` (a walk; trees hold BigInts, so never JSON.stringify them). */
+export function someNode(n: MathNode, pred: (x: MathNode) => boolean): boolean {
+  if (pred(n)) return true;
+  for (const ch of children(n)) if (someNode(ch, pred)) return true;
+  return false;
+}
+
+/** A copy of the tree with variables renamed by `map` (names not in the map are kept). */
+export function renameVars(n: MathNode, map: ReadonlyMap<string, string>): MathNode {
+  if (n.k === 'sym') return map.has(n.name) ? { k: 'sym', name: map.get(n.name) as string } : n;
+  const r = (x: MathNode) => renameVars(x, map);
+  switch (n.k) {
+    case 'num':
+    case 'text':
+      return n;
+    case 'add':
+    case 'mul':
+    case 'union':
+    case 'intersect':
+      return { ...n, args: n.args.map(r) };
+    case 'fn':
+      return { ...n, args: n.args.map(r) };
+    case 'rel':
+      return { ...n, args: n.args.map(r) };
+    case 'neg':
+    case 'pct':
+      return { ...n, arg: r(n.arg) };
+    case 'div':
+      return { ...n, num: r(n.num), den: r(n.den) };
+    case 'pow':
+      return { ...n, base: r(n.base), exp: r(n.exp) };
+    case 'pm':
+      return { ...n, a: r(n.a), b: r(n.b) };
+    case 'tuple':
+    case 'list':
+    case 'set':
+    case 'ratio':
+      return { ...n, items: n.items.map(r) };
+    case 'interval':
+      return { ...n, lo: r(n.lo), hi: r(n.hi) };
+    case 'matrix':
+      return { ...n, rows: n.rows.map((row) => row.map(r)) };
+    case 'in':
+      return { ...n, elem: r(n.elem), set: r(n.set) };
+  }
 }
 
 /** Whether any numeric literal in the tree was written with a decimal point. */
@@ -99,6 +159,11 @@ export function hasFloat(n: MathNode): boolean {
   if (n.k === 'num') return n.float;
   for (const ch of children(n)) if (hasFloat(ch)) return true;
   return false;
+}
+
+/** Whether `n` is a Σ or Π node: fn('sum'|'prod', [body, index symbol, lower, upper]). */
+export function isBigOperator(n: MathNode): n is { k: 'fn'; name: 'sum' | 'prod'; args: MathNode[] } {
+  return n.k === 'fn' && (n.name === 'sum' || n.name === 'prod') && n.args.length === 4;
 }
 
 export const CONSTANTS: ReadonlySet<string> = new Set(['pi', 'e', 'i', 'inf']);
@@ -132,6 +197,8 @@ export function show(n: MathNode): string {
       return `(${n.items.map(show).join(', ')})`;
     case 'list':
       return n.items.map(show).join(', ');
+    case 'ratio':
+      return n.items.map(show).join(' : ');
     case 'set':
       return `{${n.items.map(show).join(', ')}}`;
     case 'interval':

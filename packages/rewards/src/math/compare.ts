@@ -3,7 +3,7 @@
  * float rounding, random-point symbolic testing, structures (sets, intervals, tuples, matrices),
  * relations — with Math-Verify's deliberate asymmetries (see {@link answersMatch}).
  */
-import { type MathNode, type RelOp, freeVars, hasFloat, nodeCount, show } from './ast.js';
+import { type MathNode, type RelOp, freeVars, hasFloat, nodeCount, show, someNode } from './ast.js';
 import { type Complex, constantValue, exactValue, isScalar, numericValue } from './evaluate.js';
 import { Rational, TooLargeError } from './rational.js';
 import { simplifiesToZero } from './symbolic.js';
@@ -144,7 +144,8 @@ export function scalarsEqual(g: MathNode, p: MathNode, o: CompareOptions): boole
   // a side that is undefined (or overflows) at every point is not an answer we can match
   if (!gFinite || !pFinite) return false;
   // simplify cannot be interrupted: only small trees without factorials go to it (the pool bounds it hard anyway)
-  if (nodeCount(g) + nodeCount(p) > 120 || /"(fact|binom|floor|ceil)"/.test(JSON.stringify([g, p]))) return false;
+  const unsupported = (x: MathNode) => x.k === 'fn' && ['fact', 'binom', 'floor', 'ceil', 'sum', 'prod'].includes(x.name);
+  if (nodeCount(g) + nodeCount(p) > 120 || someNode(g, unsupported) || someNode(p, unsupported)) return false;
   return simplifiesToZero(g, p);
 }
 
@@ -180,6 +181,18 @@ function proportional(d1: MathNode, d2: MathNode, positive: boolean, o: CompareO
 
 const isSym = (n: MathNode): n is { k: 'sym'; name: string } => n.k === 'sym' && !['pi', 'e', 'i', 'inf'].includes(n.name);
 const isConstant = (n: MathNode) => isScalar(n) && freeVars(n).size === 0;
+/** Left side of an assignment: a name (`x`, `f_{(x)}`) or a tuple of names (`(p, q)`). */
+const isAssignTarget = (n: MathNode): boolean => isSym(n) || (n.k === 'tuple' && n.items.length > 0 && n.items.every(isSym));
+
+/**
+ * An assignment chain `x = e_1 = … = v` (Math-Verify's rule: the first left side is a name)
+ * reduced to `x = v`; other relations are returned unchanged.
+ */
+function truncateAssignment(r: Extract<MathNode, { k: 'rel' }>): Extract<MathNode, { k: 'rel' }> {
+  if (r.args.length > 2 && r.ops.every((x) => x === '=') && isAssignTarget(r.args[0]))
+    return { k: 'rel', ops: ['='], args: [r.args[0], r.args[r.args.length - 1]] };
+  return r;
+}
 const sub = (a: MathNode, b: MathNode): MathNode => ({ k: 'add', args: [a, { k: 'neg', arg: b }] });
 const INF: MathNode = { k: 'sym', name: 'inf' };
 const NEG_INF: MathNode = { k: 'neg', arg: INF };
@@ -281,6 +294,7 @@ function relationsEqual(g: Rel, p: Rel, o: CompareOptions): boolean {
       const [gl, gr] = g.args;
       const [pl, pr] = p.args;
       if (isSym(gl) && isSym(pl) && gl.name === pl.name) return answersMatch(gr, pr, o);
+      if (isAssignTarget(gl) && isAssignTarget(pl)) return show(gl) === show(pl) && answersMatch(gr, pr, o);
       if (isScalar(gl) && isScalar(gr) && isScalar(pl) && isScalar(pr)) {
         if (freeVars(gl).size + freeVars(gr).size === 0) return false;
         return proportional(sub(gl, gr), sub(pl, pr), false, o);
@@ -420,10 +434,11 @@ export function answersMatch(g: MathNode, p: MathNode, o: CompareOptions): boole
   }
   if (p.k === 'in') return g.k === 'in' ? answersMatch(g.set, p.set, o) : answersMatch(g, p.set, o);
   if (g.k === 'in') return answersMatch(g.set, p, o);
-  if (g.k === 'rel' && p.k === 'rel') return relationsEqual(g, p, o);
+  if (g.k === 'rel' && p.k === 'rel') return relationsEqual(truncateAssignment(g), truncateAssignment(p), o);
   if (g.k === 'rel') {
-    // gold assignment `x = 5` accepts `5`; a gold inequality accepts its interval
-    if (g.args.length === 2 && g.ops[0] === '=' && isSym(g.args[0])) return answersMatch(g.args[1], p, o);
+    // gold assignment `x = 5` (or `x = 2 + 3 = 5`, `(p, q) = (3, 2)`) accepts `5`; a gold inequality accepts its interval
+    const ga = truncateAssignment(g);
+    if (ga.args.length === 2 && ga.ops[0] === '=' && isAssignTarget(ga.args[0])) return answersMatch(ga.args[1], p, o);
     const set = relationToSet(g);
     return !!set && isColl(p) && answersMatch(set, p, o);
   }
@@ -435,6 +450,7 @@ export function answersMatch(g: MathNode, p: MathNode, o: CompareOptions): boole
     }
     return false;
   }
+  if (g.k === 'ratio' || p.k === 'ratio') return g.k === 'ratio' && p.k === 'ratio' && orderedEqual(g.items, p.items, o);
   if (g.k === 'pct' && p.k === 'pct') return answersMatch(g.arg, p.arg, o);
   if (g.k === 'pct') return answersMatch(g.arg, p, o) || answersMatch({ k: 'div', num: g.arg, den: HUNDRED }, p, o);
   if (p.k === 'pct') return answersMatch(g, p.arg, o) || answersMatch(g, { k: 'div', num: p.arg, den: HUNDRED }, o);
@@ -444,6 +460,13 @@ export function answersMatch(g: MathNode, p: MathNode, o: CompareOptions): boole
     if (g.rows.length !== p.rows.length || g.rows[0].length !== p.rows[0].length) return false;
     return g.rows.every((row, i) => row.every((x, j) => answersMatch(x, p.rows[i][j], o)));
   }
+  // `x < -1 \text{ or } x > 1` (a list of one-variable inequalities) is the union of their sets
+  if (g.k === 'list' && (isColl(p) || p.k === 'union') && g.items.every((x) => x.k === 'rel')) {
+    const sets = g.items.map((x) => relationToSet(x as Rel));
+    if (sets.every((x): x is MathNode => x !== null)) return answersMatch({ k: 'union', args: sets }, p, o);
+  }
+  // several boxes that all give the gold answer (`\boxed{15\frac{39}{40}}, or \boxed{\frac{639}{40}}`)
+  if (p.k === 'list' && !isColl(g) && p.items.length <= MAX_ITEMS) return p.items.every((x) => answersMatch(g, x, o));
   if (isColl(g) || isColl(p)) return collectionsEqual(g, p, o);
   if (isScalar(g) && isScalar(p)) return scalarsEqual(g, p, o);
   return false;

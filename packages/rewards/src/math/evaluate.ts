@@ -3,7 +3,7 @@
  * floating point at given variable values. Both are bounded: huge powers and factorials throw
  * {@link TooLargeError} (the verifier reports "cannot decide") instead of running away.
  */
-import type { MathNode } from './ast.js';
+import { type MathNode, isBigOperator, someNode } from './ast.js';
 import { Rational, TooLargeError, binomial, factorial } from './rational.js';
 
 /** Thrown by exact evaluation for a tree that has no rational value (variables, roots, …). */
@@ -68,6 +68,7 @@ function exact(n: MathNode): Rational {
       return b.pow(e);
     }
     case 'fn': {
+      if (isBigOperator(n)) return exactBigOperator(n);
       if (n.name === 'fact') return factorial(exact(n.args[0]));
       if (n.name === 'binom') return binomial(exact(n.args[0]), exact(n.args[1]));
       if (n.name === 'abs') {
@@ -83,6 +84,54 @@ function exact(n: MathNode): Rational {
     }
     default:
       throw NOT_RATIONAL;
+  }
+}
+
+/** Most terms a Σ/Π is expanded to; larger ranges are refused ("cannot decide"). */
+export const MAX_BIG_OPERATOR_TERMS = 10_000;
+
+/** The index range of a Σ/Π with integer bounds, checked against the term limit. */
+function indexRange(lo: Rational, hi: Rational): [bigint, bigint] {
+  if (!lo.isInteger() || !hi.isInteger()) throw NOT_RATIONAL;
+  if (hi.n - lo.n + 1n > BigInt(MAX_BIG_OPERATOR_TERMS)) throw new TooLargeError('sum or product range');
+  return [lo.n, hi.n];
+}
+
+function exactBigOperator(n: { name: string; args: MathNode[] }): Rational {
+  const [body, index, loN, hiN] = n.args;
+  if (index.k !== 'sym') throw NOT_RATIONAL;
+  const [lo, hi] = indexRange(exact(loN), exact(hiN));
+  let acc = n.name === 'sum' ? Rational.ZERO : Rational.ONE;
+  for (let k = lo; k <= hi; k++) {
+    const v = exact(substitute(body, index.name, { k: 'num', v: new Rational(k), float: false }));
+    acc = n.name === 'sum' ? acc.add(v) : acc.mul(v);
+  }
+  return acc;
+}
+
+/** `body` with the symbol `name` replaced by `value` (used for Σ/Π indices). */
+function substitute(body: MathNode, name: string, value: MathNode): MathNode {
+  if (body.k === 'sym') return body.name === name ? value : body;
+  switch (body.k) {
+    case 'num':
+    case 'text':
+      return body;
+    case 'add':
+    case 'mul':
+      return { ...body, args: body.args.map((a) => substitute(a, name, value)) };
+    case 'fn':
+      // an inner Σ/Π over the same index shadows it
+      if (isBigOperator(body) && body.args[1].k === 'sym' && body.args[1].name === name)
+        return { ...body, args: [body.args[0], body.args[1], substitute(body.args[2], name, value), substitute(body.args[3], name, value)] };
+      return { ...body, args: body.args.map((a) => substitute(a, name, value)) };
+    case 'neg':
+      return { ...body, arg: substitute(body.arg, name, value) };
+    case 'div':
+      return { ...body, num: substitute(body.num, name, value), den: substitute(body.den, name, value) };
+    case 'pow':
+      return { ...body, base: substitute(body.base, name, value), exp: substitute(body.exp, name, value) };
+    default:
+      return body;
   }
 }
 
@@ -205,10 +254,28 @@ export function numericValue(n: MathNode, env: Env): Complex {
     case 'pow':
       return cpow(numericValue(n.base, env), numericValue(n.exp, env));
     case 'fn':
+      if (isBigOperator(n)) return numericBigOperator(n, env);
       return fnValue(n.name, n.args.map((a) => numericValue(a, env)));
     default:
       return NAN;
   }
+}
+
+/** Σ/Π in floating point; NaN unless both bounds are integers within the term limit. */
+function numericBigOperator(n: { name: string; args: MathNode[] }, env: Env): Complex {
+  const [body, index, loN, hiN] = n.args;
+  const lo = numericValue(loN, env);
+  const hi = numericValue(hiN, env);
+  if (index.k !== 'sym' || lo.im !== 0 || hi.im !== 0 || !Number.isInteger(lo.re) || !Number.isInteger(hi.re)) return NAN;
+  if (hi.re - lo.re + 1 > MAX_BIG_OPERATOR_TERMS) return NAN;
+  let acc = C(n.name === 'sum' ? 0 : 1);
+  const inner = new Map(env);
+  for (let k = lo.re; k <= hi.re; k++) {
+    inner.set(index.name, C(k));
+    const v = numericValue(body, inner);
+    acc = n.name === 'sum' ? C(acc.re + v.re, acc.im + v.im) : cmul(acc, v);
+  }
+  return acc;
 }
 
 function fnValue(name: string, a: Complex[]): Complex {
@@ -256,8 +323,15 @@ function fnValue(name: string, a: Complex[]): Complex {
       return C(Math.hypot(x.re, x.im));
     case 'fact':
       return realOnly(x, gammaInt);
-    case 'binom':
-      return a[0].im === 0 && a[1].im === 0 ? C(gammaInt(a[0].re) / (gammaInt(a[1].re) * gammaInt(a[0].re - a[1].re))) : NAN;
+    case 'binom': {
+      // C(n, k) for a small natural k is the polynomial n(n−1)…(n−k+1)/k!, defined for any n
+      const [n, k] = a;
+      if (k.im !== 0 || !Number.isInteger(k.re) || k.re < 0) return NAN;
+      if (k.re > 170) return a[0].im === 0 ? C(gammaInt(n.re) / (gammaInt(k.re) * gammaInt(n.re - k.re))) : NAN;
+      let r = C(1);
+      for (let j = 0; j < k.re; j++) r = cdiv(cmul(r, C(n.re - j, n.im)), C(j + 1));
+      return r;
+    }
     case 'floor':
       return realOnly(x, Math.floor);
     case 'ceil':
@@ -269,14 +343,7 @@ function fnValue(name: string, a: Complex[]): Complex {
 
 /** Whether the tree mentions infinity (so an infinite value is meant, not an overflow). */
 export function mentionsInfinity(n: MathNode): boolean {
-  if (n.k === 'sym') return n.name === 'inf';
-  switch (n.k) {
-    case 'num':
-    case 'text':
-      return false;
-    default:
-      return JSON.stringify(n).includes('"inf"');
-  }
+  return someNode(n, (x) => x.k === 'sym' && x.name === 'inf');
 }
 
 /** Real value of a constant scalar tree, or NaN; throws TooLargeError on overflow. */

@@ -4,12 +4,19 @@
  * degrees, currency, percent words, unit words and `\text{}` units, thousands separators.
  */
 
-const UNICODE: ReadonlyArray<[RegExp, string]> = [
+const GREEK_NAMES: Record<string, string> = {
+  α: 'alpha', β: 'beta', γ: 'gamma', δ: 'delta', ε: 'epsilon', ζ: 'zeta', η: 'eta', θ: 'theta', ι: 'iota', κ: 'kappa',
+  λ: 'lambda', μ: 'mu', ν: 'nu', ξ: 'xi', ρ: 'rho', σ: 'sigma', τ: 'tau', υ: 'upsilon', φ: 'phi', χ: 'chi', ψ: 'psi',
+  ω: 'omega', Γ: 'Gamma', Δ: 'Delta', Θ: 'Theta', Λ: 'Lambda', Ξ: 'Xi', Σ: 'Sigma', Φ: 'Phi', Ψ: 'Psi', Ω: 'Omega',
+};
+
+const UNICODE: ReadonlyArray<[RegExp, string | ((c: string) => string)]> = [
   [/[\u2212\u2012\u2013\u2014\uFE63\uFF0D]/g, '-'],
   [/×/g, '\\times '],
   [/÷/g, '\\div '],
   [/·|⋅/g, '\\cdot '],
   [/π/g, '\\pi '],
+  [/[αβγδεζηθικλμνξρστυφχψωΓΔΘΛΞΣΦΨΩ]/g, (c: string) => `\\${GREEK_NAMES[c]} `],
   [/∞/g, '\\infty '],
   [/≤|⩽/g, '\\le '],
   [/≥|⩾/g, '\\ge '],
@@ -51,7 +58,7 @@ const UNIT_WORDS = [
   'cookies?', 'cars?', 'visitors?', 'children', 'kids', 'men', 'women', 'hrs?', 'm\\^?[23]', 'cm\\^?[23]', 'km\\^?[23]', 'in\\^?[23]', 'ft\\^?[23]', 'm',
 ];
 const UNIT_TAIL = new RegExp(`(?<=[0-9}.)])\\s*(?:${UNIT_WORDS.join('|')})(?:\\s*\\^\\s*\\{?[23]\\}?)?\\s*$`, 'i');
-const TEXT_CMD = /\\(?:text|textnormal|textrm|mathrm|mbox|textit|textsf|texttt|textup|hbox)\s*\{/g;
+const TEXT_CMD = /\\(?:text|textnormal|textrm|mathrm|mbox|textit|textsf|texttt|textup|hbox|textbf)\s*\{/g;
 
 /** Finds the index just past the `}` that closes the `{` at `open`; -1 if unbalanced. */
 export function matchBrace(s: string, open: number): number {
@@ -110,22 +117,43 @@ function rewriteTextGroups(s: string): string {
   return out + s.slice(i);
 }
 
+const MIXED_NUMBER = /(?<![\w.^_}\\])(\d{1,9})\s*\\frac\s*\{\s*(\d{1,9})\s*\}\s*\{\s*(\d{1,9})\s*\}/g;
+const APPROX = /\\approx(?![a-zA-Z])/;
+/** A name that an approximation may be assigned to (`x \approx 3.1`): a Latin letter or a Greek variable, not π. */
+const APPROX_NAME = /^(?:[A-Za-z]|\\(?:alpha|beta|gamma|delta|theta|lambda|mu|sigma|phi|varphi|omega|rho|tau))(?:_\{?[A-Za-z0-9]+\}?)?$/;
+
+/**
+ * `\approx` tails: `\frac{22}{7} \approx 3.14` answers the exact value before the first `\approx`;
+ * `x \approx 3.14` (a name on the left) answers the value after the last one.
+ */
+function dropApproxTail(s: string): string {
+  if (!APPROX.test(s)) return s;
+  const parts = s.split(new RegExp(APPROX.source, 'g'));
+  const left = parts[0].trim();
+  if (left === '' || APPROX_NAME.test(left)) return `${left ? `${left} = ` : ''}${parts[parts.length - 1].trim()}`;
+  return left;
+}
+
 /**
  * Normalises an extracted answer string (no extraction happens here). Pure and total: any input
  * gives a string, which the parser may still reject.
  */
 export function normalizeAnswer(input: string): string {
   let s = input;
-  for (const [re, rep] of UNICODE) s = s.replace(re, rep);
+  for (const [re, rep] of UNICODE) s = s.replace(re, rep as string);
   s = s.replace(/[\r\n\t]+/g, ' ');
   // thin-space thousands separators: "32,\! 349", "1{,}000", "1\,000"
+  // `,\!` and `{,}` before exactly three digits are unambiguous thousands separators (even in brackets)
+  s = s.replace(/(\d)\s*(?:,\s*\\!|\{,\})\s*(?=\d{3}(?!\d))/g, '$1');
   s = s.replace(/,\s*\\!\s*/g, ',').replace(/\{,\}/g, ',');
   s = s.replace(/(\d)\\[,;:! ](?<!\\\\[,;:! ])\s*(?=\d{3}(?!\d))/g, '$1,');
   s = s.replace(/\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|big|Big|bigg|Bigg)(?![a-zA-Z])\s*\.?/g, (m) => (m.endsWith('.') ? '' : ''));
   s = s.replace(/\\(?:displaystyle|textstyle|limits|nolimits)(?![a-zA-Z])/g, ' ');
   s = s.replace(/\\\\|\\[,;:!> ]|\\q?quad(?![a-zA-Z])|~/g, (m) => (m === '\\\\' ? m : ' '));
   s = s.replace(/\\[dtc]frac(?![a-zA-Z])/g, '\\frac').replace(/\\[dt]binom(?![a-zA-Z])/g, '\\binom');
-  s = s.replace(/\\(?:mathbf|boldsymbol|mathit|bm|textbf|mathsf|mathcal)\s*(?=\{)/g, '');
+  // mixed numbers (MATH convention): `2\frac{1}{4}` = 2 + 1/4 when the fraction is proper
+  s = s.replace(MIXED_NUMBER, (m, w: string, a: string, b: string) => (BigInt(a) < BigInt(b) ? `(${w}+\\frac{${a}}{${b}})` : m));
+  s = s.replace(/\\(?:mathbf|boldsymbol|mathit|bm|mathsf|mathcal)\s*(?=\{)/g, '');
   s = s.replace(/\\operatorname\s*\{\s*([A-Za-z]+)\s*\}/g, '\\$1 ');
   // degrees
   s = s.replace(/\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\\degree/g, ' ');
@@ -133,7 +161,10 @@ export function normalizeAnswer(input: string): string {
   // percent words, currency
   s = s.replace(/(\d|\})\s*(?:\\?%|percent|pct)(?![a-zA-Z])/gi, '$1\\%');
   s = s.replace(/\\\$|\$/g, ' ');
+  s = dropApproxTail(s);
   s = s.replace(/\\(?:approx|equiv|simeq|doteq|coloneqq)(?![a-zA-Z])|:=/g, '=');
+  // `f(x) = …` names a function: read the left side as one name so the answer is the right side
+  s = s.replace(/^\s*([A-Za-z])\s*\(\s*([A-Za-z](?:\s*,\s*[A-Za-z])*)\s*\)\s*=(?!=)/, (_m, f: string, args: string) => `${f}_{(${args.replace(/\s+/g, '')})} =`);
   s = rewriteTextGroups(s);
   s = s.replace(/\\emptyset|\\varnothing/g, '\\{\\}');
   s = s.replace(/\\mathbb\s*\{?\s*R\s*\}?/g, '\\reals ');

@@ -122,7 +122,7 @@ class Parser {
 
   private parseRelation(): MathNode {
     this.enter();
-    const first = this.parseSetExpr();
+    const first = this.parseRatio();
     if (this.isCmd('in')) {
       this.next();
       const set = this.parseSetExpr();
@@ -134,10 +134,22 @@ class Parser {
     for (let op = this.relOp(); op; op = this.relOp()) {
       this.next();
       ops.push(op);
-      args.push(this.parseSetExpr());
+      args.push(this.parseRatio());
     }
     this.leave();
     return ops.length ? this.mk({ k: 'rel', ops, args }) : first;
+  }
+
+  /** `a : b [: c]` (a ratio or a clock time), else a set expression. */
+  private parseRatio(): MathNode {
+    const first = this.parseSetExpr();
+    if (!this.isOp(':')) return first;
+    const items = [first];
+    while (this.isOp(':')) {
+      this.next();
+      items.push(this.parseSetExpr());
+    }
+    return this.mk({ k: 'ratio', items });
   }
 
   private parseSetExpr(): MathNode {
@@ -232,11 +244,16 @@ class Parser {
 
   private parsePower(): MathNode {
     this.enter();
+    const fromWord = this.peek().t === 'word';
     let base = this.parsePostfix(this.parsePrimary());
     if (this.isOp('^')) {
       this.next();
       const exp = this.readScript();
-      base = this.parsePostfix(this.mk({ k: 'pow', base, exp }));
+      // a letter run is a product of variables, and a power binds to its last letter: `ab^2` = a·b²
+      if (fromWord && base.k === 'mul' && base.args.every((a) => a.k === 'sym')) {
+        const last = base.args[base.args.length - 1];
+        base = this.mk({ k: 'mul', args: [...base.args.slice(0, -1), this.parsePostfix(this.mk({ k: 'pow', base: last, exp }))] });
+      } else base = this.parsePostfix(this.mk({ k: 'pow', base, exp }));
     }
     this.leave();
     return base;
@@ -488,6 +505,9 @@ class Parser {
           throw new ParseError('unclosed |');
         return this.mk({ k: 'fn', name: 'abs', args: [inner] });
       }
+      case 'sum':
+      case 'prod':
+        return this.bigOperator(name);
       case 'langle': {
         const { node } = this.parseDelimitedCmd('rangle');
         return this.mk({ k: 'tuple', items: node.k === 'list' ? node.items : [node] });
@@ -499,6 +519,22 @@ class Parser {
     }
     if (FUNCS.has(name)) return this.func(name);
     throw new ParseError(`unsupported command \\${name}`);
+  }
+
+  /**
+   * `\sum_{k=a}^{b} body` / `\prod_{…}^{…} body` as fn('sum'|'prod', [body, k, a, b]); the body is
+   * one term (products and powers), so `\sum_{k=1}^{3} k + 1` is (Σ k) + 1.
+   */
+  private bigOperator(name: string): MathNode {
+    if (!this.isOp('_')) throw new ParseError(`\\${name} needs _{k=a}`);
+    this.next();
+    const range = this.readGroup();
+    if (range.k !== 'rel' || range.ops.length !== 1 || range.ops[0] !== '=' || range.args[0].k !== 'sym') throw new ParseError(`\\${name} needs _{k=a}`);
+    if (!this.isOp('^')) throw new ParseError(`\\${name} needs ^{b}`);
+    this.next();
+    const hi = this.readScript();
+    const body = this.parseTerm();
+    return this.mk({ k: 'fn', name, args: [body, range.args[0], range.args[1], hi] });
   }
 
   private parseDelimitedCmd(close: string): { node: MathNode } {

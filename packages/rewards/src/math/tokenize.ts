@@ -48,7 +48,8 @@ export function tokenize(s: string, maxTokens = 20000): Tok[] {
       let j = i;
       while (j < n && isDigit(s.charCodeAt(j))) j++;
       const intDigits = j - i;
-      if (depth === 0 && intDigits <= 3 && intDigits > 0) {
+      // a leading 0 never starts a thousands group ("0,111" is a decimal comma or a list)
+      if (depth === 0 && intDigits <= 3 && intDigits > 0 && s.charCodeAt(i) !== 48) {
         const m = /^(?:,\d{3})+(?![\d])/.exec(s.slice(j, j + 400));
         if (m && !/^,\d/.test(s.slice(j + m[0].length))) j += m[0].length;
       } else if (intDigits >= 4) {

@@ -13,3 +13,5 @@ export type { NamedPattern } from './patterns.js';
 export { canonicalize, normalizeQuotes, openingOf } from './normalize.js';
 export { refusalAgreement, parseRefusalLabels } from './agreement.js';
 export type { RefusalAgreement, RefusalLabel } from './agreement.js';
+export { labelHalf, parseXstestCompletions } from './labelled-set.js';
+export type { LabelHalf, SourcedRefusalLabel } from './labelled-set.js';

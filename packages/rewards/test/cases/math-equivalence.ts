@@ -135,7 +135,8 @@ export const MATH_CASES: EqCase[] = [
   ['2^{100}+1', '1267650600228229401496703205376', false, undefined, 'big exact off by one'],
   ['7', 'x = 7', true, undefined, 'assignment'],
   ['7', 'a = b = 7', true, undefined, 'chain ending in gold'],
-  ['a = b = 7', '7', false, undefined, 'gold chain vs number (asymmetry)'],
+  ['a = b = 7', '7', true, undefined, 'gold assignment chain a = … = 7 reads as a = 7 (Math-Verify)'],
+  ['a + b = 7', '7', false, undefined, 'gold equation (not an assignment) vs number (asymmetry)'],
   ['x = 7', '7', true, undefined, 'gold assignment vs value'],
   ['7', '7 = x', false, undefined, 'chain not ending in value'],
   ['4210_{5}', '\\boxed{4210_5}', true, undefined, 'base-5 numeral'],
@@ -233,6 +234,66 @@ export const MATH_CASES: EqCase[] = [
   ['\\frac{1}{2}', '$\\boxed{\\dfrac{1}{2}}$.', true, undefined, 'box in math with period'],
   ['The answer: $\\boxed{42}$', '42', true, undefined, 'gold as solution with box'],
   ['Janet has... #### 18', '18', true, undefined, 'gold with ####'],
+];
+
+/** Math-Verify conventions added with the edge-case work (see test/fixtures/math-edge-*.jsonl for the scored sets). */
+export const CONVENTION_CASES: EqCase[] = [
+  // doubled backslashes (text escaped twice)
+  ['\\frac{3}{4}', '\\\\boxed{\\\\frac{3}{4}}', true, undefined, 'doubled backslashes'],
+  ['\\begin{pmatrix}1\\\\2\\end{pmatrix}', '\\\\begin{pmatrix}1 \\\\\\\\ 2\\\\end{pmatrix}', true, undefined, 'doubled matrix row break'],
+  ['\\frac{3}{4}', '\\\\boxed{\\\\frac{3}{5}}', false, undefined, 'doubled backslashes, wrong value'],
+  // assignment chains, named tuples
+  ['u = 2 \\cdot 3 = 6', '6', true, undefined, 'gold assignment chain reads as its last value'],
+  ['6', 'u = 2 \\cdot 3 = 6', true, undefined, 'prediction chain'],
+  ['(a, b) = (1, 5)', '(1, 5)', true, undefined, 'gold tuple of names'],
+  ['(1, 5)', '(a, b) = (1, 5)', true, undefined, 'prediction tuple of names'],
+  ['(a, b) = (1, 5)', '(5, 1)', false, undefined, 'tuple of names keeps order'],
+  ['h(t) = 4t - 1', '4t-1', true, undefined, 'function definition gold'],
+  ['h(t) = 4t - 1', 'h(t) = 4t + 1', false, undefined, 'function definition, wrong rhs'],
+  // ratios and times
+  ['2:5', '2 : 5', true, undefined, 'ratio'],
+  ['2:5', '5:2', false, undefined, 'ratio order'],
+  ['9:30', '9:03', false, undefined, 'clock time is not a quotient'],
+  // several boxes with assigned names between them
+  ['\\{0, 7\\}', '$y = \\boxed{0}$ or $y = \\boxed{7}$', true, undefined, 'boxes joined across "or" and a name'],
+  // decimal commas
+  ['6.25', '6,25', true, undefined, 'decimal comma'],
+  ['0.25', '0,25', true, undefined, 'decimal comma after 0'],
+  ['7.5', '\\boxed{7{,}5}', true, undefined, 'braced decimal comma'],
+  ['6.25', '6,26', false, undefined, 'decimal comma, wrong value'],
+  ['1234', '1,234', true, undefined, 'thousands separator stays thousands'],
+  ['1, 2', '1.2', false, undefined, 'a spaced list is never a decimal'],
+  ['1.2', '1, 2', false, undefined, 'a spaced list is never a decimal (prediction)'],
+  // \approx tails
+  ['\\frac{5}{3}', '\\frac{5}{3} \\approx 1.67', true, undefined, 'exact value before \\approx'],
+  ['\\frac{5}{3}', 'r \\approx 1.666667', true, undefined, 'name \\approx value'],
+  ['\\frac{5}{3}', '\\frac{5}{4} \\approx 1.67', false, undefined, 'wrong exact value, right-looking tail'],
+  // strict mode (Math-Verify `strict`)
+  ['p(u)', 'p(v)', false, undefined, 'strict: variables matter'],
+  ['p(u)', 'p(v)', true, { strict: false }, 'non-strict: variables renamed'],
+  ['u^2 + 1', 'v^2 + 2', false, { strict: false }, 'non-strict still compares values'],
+  // mixed numbers (MATH convention) and several boxes giving one answer
+  ['1\\frac{4}{5}', '\\frac{9}{5}', true, undefined, 'mixed number'],
+  ['1\\frac{4}{5}', '\\frac{4}{5}', false, undefined, 'mixed number is not a product'],
+  ['x^2\\frac{1}{2}', '\\frac{x^2}{2}', true, undefined, 'after an exponent it stays a product'],
+  ['\\frac{639}{40}', '$\\boxed{15\\frac{39}{40}},$ or $\\boxed{\\frac{639}{40}}$', true, undefined, 'two boxes, same value'],
+  ['2', '\\boxed{2}, \\boxed{3}', false, undefined, 'two boxes, different values'],
+  // finite sums and products (Σ/Π with integer bounds, at most 10,000 terms)
+  ['\\sum_{i=1}^{3} i', '6', true, undefined, 'finite sum'],
+  ['\\sum_{k=1}^{4} k^2', '31', false, undefined, 'finite sum, wrong value'],
+  ['\\prod_{k=1}^{5} k', '5!', true, undefined, 'finite product'],
+  ['\\sum_{k=0}^{2} x^k', '1+x+x^2', true, undefined, 'finite sum with a free variable'],
+  ['\\sum_{k=1}^{3} k + 1', '7', true, undefined, 'the summand is one term'],
+  // unicode Greek, unions written as "or", symbolic binomials, bold text
+  ['\\theta^2', 'θ^2', true, undefined, 'unicode Greek letter'],
+  ['x < 0 \\text{ or } x > 2', '(2, \\infty) \\cup (-\\infty, 0)', true, undefined, 'inequalities joined by "or" = union'],
+  ['x < 0 \\text{ or } x > 2', '(-\\infty, 0] \\cup (2, \\infty)', false, undefined, 'union endpoint closedness'],
+  ['\\binom{n}{3}', '\\frac{n(n-1)(n-2)}{6}', true, undefined, 'binomial with a symbolic top'],
+  ['\\binom{n}{3}', '\\frac{n(n-1)}{6}', false, undefined, 'binomial, wrong polynomial'],
+  ['\\text{No}', '\\boxed{\\textbf{no}}', true, undefined, 'bold text is text'],
+  // identical strings, parseable or not
+  ['\\overline{PQ}', '\\overline{PQ}', true, undefined, 'identical unparseable'],
+  ['\\overline{PQ}', 'so the segment is $\\overline{PQ}$', true, undefined, 'unparseable gold, same extracted string'],
 ];
 
 /** GSM8K-mode cases (lm-eval semantics). */

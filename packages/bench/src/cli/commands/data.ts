@@ -91,20 +91,30 @@ export function register(program: Command): void {
 
   data
     .command('check')
-    .description('verify sha256 and parse every record of the present dataset files (exit 1 on any failure)')
+    .description('verify sha256 and parse every record of the dataset files (exit 1 when one is missing or fails)')
     .argument('[names...]', 'dataset names (default: all)')
     .option('--json', 'print one JSON object')
     .action(async (names: string[], opts: { json?: boolean }) => {
       const files = await datasetStatus({ load: true, names: names.length > 0 ? names : undefined });
       const present = files.filter((f) => f.present);
       const failed = present.filter((f) => f.error !== undefined);
+      const missing = files.filter((f) => !f.present);
+      // A dataset that is asked for (or, without names, any dataset) and missing is a failure:
+      // "0/0 verified" must not read as success.
+      const ok = failed.length === 0 && missing.length === 0;
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify({ ok: failed.length === 0, checked: present.length, missing: files.length - present.length, files })}\n`);
+        process.stdout.write(`${JSON.stringify({ ok, checked: present.length, missing: missing.length, files })}\n`);
       } else {
         process.stdout.write(`${statusTable(files, true)}\n`);
         for (const f of failed) process.stdout.write(`FAIL ${f.dataset}/${f.split}: ${f.error}\n`);
-        process.stdout.write(`\n${present.length - failed.length}/${present.length} present file(s) verified; ${files.length - present.length} missing\n`);
+        process.stdout.write(`\n${present.length - failed.length}/${present.length} present file(s) verified; ${missing.length} missing\n`);
       }
-      if (failed.length > 0) process.exitCode = 1;
+      if (missing.length > 0) {
+        const names = [...new Set(missing.map((f) => f.dataset))];
+        process.stderr.write(
+          `falign: data check: ${missing.length} file(s) missing (${names.join(', ')}); set FALIGN_DATA_DIR to the folder that holds them or run "falign data fetch ${names.join(' ')}"\n`,
+        );
+      }
+      if (!ok) process.exitCode = 1;
     });
 }

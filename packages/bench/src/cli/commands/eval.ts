@@ -13,6 +13,7 @@ import type { Command } from 'commander';
 import { runEval } from '../../harness/runner.js';
 import { formatResultsTable } from '../../harness/table.js';
 import { listTasks } from '../../tasks/registry.js';
+import { JUDGE_FORMATS } from '../../judges/formats.js';
 import { BACKEND_HELP, anyIntArg, intArg as int, numberArg as num, parseBackend, waiveRequiredOptionsOn, markRequiredInHelp } from '../options.js';
 
 /** Options as the command line gives them. */
@@ -39,13 +40,14 @@ interface EvalCliOptions {
   json?: boolean;
   groups?: boolean;
   listTasks?: boolean;
+  judge?: string;
 }
 
 export function register(program: Command): void {
   const cmd = markRequiredInHelp(program.command('eval'))
     .description('evaluate a model on a benchmark task (resumable; writes samples.jsonl, results.json and invocations.jsonl)')
     .requiredOption('--task <id>', `task: ${listTasks().map((t) => t.id).join(', ')}`)
-    .requiredOption('--model <spec>', 'llama2c:PATH.bin, falign:DIR or openai:URL#MODEL')
+    .requiredOption('--model <spec>', 'llama2c:PATH.bin, falign:DIR, hf:DIR or openai:URL#MODEL')
     .requiredOption('--out <dir>', 'run directory (created; re-running resumes)')
     .option('--split <name>', "dataset split (default: the task's)")
     .option('--limit <n>', 'evaluate the first n documents', int('--limit', 1))
@@ -62,6 +64,7 @@ export function register(program: Command): void {
     .option('--requests-per-call <n>', 'documents per generate call of an in-process model (default 16; 1 on the cpu backend)', int('--requests-per-call', 1))
     .option('--chat-template <file>', 'chat template: a Jinja file, or a tokenizer_config.json with chat_template')
     .option('--backend <name>', `${BACKEND_HELP} (in-process models)`)
+    .option('--judge <spec>', `model judge over the samples of a refusal task: openai:URL#MODEL?format=${JUDGE_FORMATS.join('|')} (answers cached; see falign rescore --judge)`)
     .option('--overwrite', 'discard an existing run in --out whose configuration differs')
     .option('--groups', 'also list per-group metrics (categories, types) in the table')
     .option('--list-tasks', 'list the tasks and exit (needs no other option)')
@@ -104,7 +107,12 @@ export function register(program: Command): void {
           backend,
           overwrite: o.overwrite,
           signal: ctrl.signal,
+          judge: o.judge,
         });
+        if (results.judge) {
+          const j = results.judge;
+          process.stderr.write(`eval: judge ${j.format} (${j.model}): ${j.cache.hits} cached, ${j.cache.misses} new call(s), ${j.invalid} invalid output(s)\n`);
+        }
         if (o.json) process.stdout.write(`${JSON.stringify(results)}\n`);
         else process.stdout.write(formatResultsTable(results, { groups: o.groups }));
       } finally {

@@ -10,6 +10,7 @@ import * as report from './report.js';
 import * as train from './train.js';
 import * as run from './run.js';
 import * as reproduce from './reproduce.js';
+import * as tokenize from './tokenize.js';
 
 /** A CLI subcommand module. */
 export interface CommandModule {
@@ -17,5 +18,5 @@ export interface CommandModule {
 }
 
 export const commandModules: CommandModule[] = [
-  generate, verify, refusal, data, evalCmd, rescore, serve, report, train, run, reproduce,
+  generate, verify, refusal, data, evalCmd, rescore, serve, report, train, run, reproduce, tokenize,
 ];

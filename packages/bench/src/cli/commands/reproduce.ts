@@ -1,10 +1,11 @@
 /**
  * `falign reproduce [--quick|--full] [--out DIR]`: the paper's two experiments at laptop scale
  * (math RLVR: GRPO vs f-GRPO with six divergences; safety: f-GRPO / f-HAL / FDO / DPO against a
- * learned reward model), then the report (Markdown, HTML, CSV, SVG) in DIR (default reports/).
+ * learned reward model), then the report (Markdown, HTML, CSV, SVG) in DIR (default reports/<mode>/).
  * Finished runs are reused, so an interrupted call resumes.
  */
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -23,18 +24,18 @@ export function register(program: Command): void {
     .option('--quick', 'small budget: fits about 15 minutes on 2 cores (default)')
     .option('--full', 'more seeds and steps')
     .option('--config <files...>', 'experiment config files instead of the bundled ones')
-    .option('--out <dir>', 'report and run directories', 'reports')
+    .option('--out <dir>', 'report and run directories (default reports/<mode>)')
     .option('--workers <n>', 'parallel worker processes (default: min(2, cores))', intArg('--workers', 1))
     .option('--cache <dir>', 'cache of SFT bases and reward models (default .cache/falign, or FALIGN_CACHE_DIR/experiments)')
     .option('--json', 'print one JSON summary object')
-    .action(async (o: { quick?: boolean; full?: boolean; config?: string[]; out: string; workers?: number; cache?: string; json?: boolean }) => {
+    .action(async (o: { quick?: boolean; full?: boolean; config?: string[]; out?: string; workers?: number; cache?: string; json?: boolean }) => {
       if (o.quick && o.full) throw new Error('--quick and --full exclude each other');
       const mode = o.full ? 'full' : 'quick';
       const configs = o.config ?? defaultConfigs(bundledConfigDir(), mode);
       for (const c of configs) if (!existsSync(c)) throw new Error(`${c}: no such config file`);
       const workers = o.workers ?? Math.max(1, Math.min(2, availableParallelism()));
       const label = o.config ? 'custom' : mode;
-      const s = await reproduce({ configs, outDir: o.out, workers, cacheRoot: o.cache, mode: label });
+      const s = await reproduce({ configs, outDir: o.out ?? join('reports', label), workers, cacheRoot: o.cache, mode: label });
       if (o.json) {
         process.stdout.write(`${JSON.stringify(s)}\n`);
       } else {

@@ -4,6 +4,7 @@
  */
 import { readFileSync, existsSync } from 'node:fs';
 import type { z } from 'zod';
+import { parseJsonText } from '../../util/errors.js';
 import {
   experimentSchema,
   pipelineSchema,
@@ -13,11 +14,13 @@ import {
   fhalStageSchema,
   fdoStageSchema,
   dpoStageSchema,
+  sftStageSchema,
   type ExperimentConfig,
   type PipelineConfig,
   type StageConfig,
   type MethodConfig,
 } from './schema.js';
+import { resolveModelSpec } from './pretrained.js';
 
 /** Raised for an invalid config; `issues` holds one `path: message` line per problem. */
 export class ConfigError extends Error {
@@ -65,22 +68,25 @@ export function validate<S extends z.ZodType>(schema: S, value: unknown, where: 
 /** Reads a JSON file; errors name the file (and the position of a syntax error). */
 export function readJsonFile(file: string): unknown {
   if (!existsSync(file)) throw new Error(`${file}: no such file`);
-  const text = readFileSync(file, 'utf8');
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${file}: invalid JSON (${(e as Error).message})`);
-  }
+  // Syntax errors name file:line:column (the error policy of util/errors.ts).
+  return parseJsonText(readFileSync(file, 'utf8'), file);
 }
 
 /** Loads and validates a pipeline config (`falign run`). */
 export function loadPipelineConfig(file: string): PipelineConfig {
-  return validate(pipelineSchema, readJsonFile(file), file);
+  return withResolvedModel(validate(pipelineSchema, readJsonFile(file), file), file);
+}
+
+/** A pretrained `model.spec` resolved against the config's folder and checked to exist. */
+function withResolvedModel<T extends { model: object }>(cfg: T, file: string): T {
+  const r = resolveModelSpec(cfg, file);
+  if (r.issues.length > 0) throw new ConfigError(file, r.issues);
+  return r.cfg;
 }
 
 /** Loads and validates an experiment config (`falign reproduce`). */
 export function loadExperimentConfig(file: string): ExperimentConfig {
-  const exp = validate(experimentSchema, readJsonFile(file), file);
+  const exp = withResolvedModel(validate(experimentSchema, readJsonFile(file), file), file);
   // Expanding validates every method's stage; do it now so a bad file fails before any training.
   expandExperiment(exp, file);
   return exp;
@@ -92,6 +98,7 @@ const STAGE_SCHEMAS = {
   fhal: fhalStageSchema,
   fdo: fdoStageSchema,
   dpo: dpoStageSchema,
+  sft: sftStageSchema,
 } as const;
 
 function stageKeys(algorithm: keyof typeof STAGE_SCHEMAS): Set<string> {
@@ -161,6 +168,7 @@ export function expandExperiment(exp: ExperimentConfig, where = exp.name): GridR
         sft: exp.sft,
         stages: [stage],
         eval: exp.eval,
+        ...(exp.lora ? { lora: exp.lora } : {}),
       };
       const pipeline: PipelineConfig =
         exp.task === 'math' ? { ...common, task: 'math', data: exp.data } : { ...common, task: 'safety', data: exp.data, rewardModel: exp.rewardModel };

@@ -7,6 +7,7 @@
  * (methods × seeds) sharing data, base model, reward model and hyper-parameters.
  */
 import { z } from 'zod';
+import { pretrainedModelSchema, requireSftForScratch } from './pretrained.js';
 
 /** The divergences of the f-GRPO paper plus the two extra built-ins. */
 export const DIVERGENCE_NAMES = ['kl', 'reverse_kl', 'pearson', 'hellinger', 'jensen_shannon', 'total_variation', 'neyman', 'gan'] as const;
@@ -30,6 +31,16 @@ export const modelSchema = z
   .strict()
   .refine((m) => m.dModel % m.nHeads === 0, { message: 'dModel must be divisible by nHeads', path: ['nHeads'] });
 export type ModelSpecConfig = z.infer<typeof modelSchema>;
+
+/** A pipeline's model: decoder dimensions (trained from scratch by SFT) or a pretrained `{ spec: "hf:DIR" }` (see config/pretrained.ts). */
+export const pipelineModelSchema = z.preprocess(
+  // "model": "hf:DIR" is short for { "spec": "hf:DIR" }.
+  (v) => (typeof v === 'string' ? { spec: v } : v),
+  z.union([pretrainedModelSchema, modelSchema], {
+    error: (iss) => (iss.code === 'invalid_union' ? 'expected decoder dimensions { dModel, nLayers, nHeads, maxSeqLen, … } or a pretrained model { "spec": "hf:DIR" } (or "hf:DIR")' : undefined),
+  }),
+);
+export type PipelineModelConfig = z.infer<typeof pipelineModelSchema>;
 
 /** Supervised fine-tuning of the base policy. */
 export const sftSchema = z
@@ -66,12 +77,19 @@ const tiersSchema = z.object({ t1: nonNegInt, t2: nonNegInt, t3: nonNegInt, dist
 export const mathDataSchema = z
   .object({
     seed: z.number().int().default(1234),
-    /** Held-out problems per tier (the benchmarks). */
+    /** Held-out problems per tier (the benchmarks; never used to choose settings). */
     testPerTier: positiveInt,
+    /** Validation problems per tier (disjoint from test and training; settings are chosen on these). */
+    valPerTier: positiveInt.default(50),
     /** Demonstrations per tier the SFT base sees (limited, so the base is partly competent). */
     sftDemosPerTier: tiersSchema,
     /** RL prompts per tier (disjoint from the demonstrations and the held-out sets). */
     rlPromptsPerTier: tiersSchema,
+    /**
+     * The demonstrations' systematic mistake: at a step that carries or borrows, the teacher
+     * forgets the carry with this probability (generators/math.ts carelessSteps). 0 = exact.
+     */
+    sftCarryDropRate: probability.default(0),
   })
   .strict();
 export type MathDataConfig = z.infer<typeof mathDataSchema>;
@@ -110,6 +128,11 @@ const onPolicyCommon = {
   maxNewTokens: positiveInt,
   /** Optimiser updates per sampled batch. */
   numIterations: positiveInt.default(1),
+  /**
+   * Random-reward control: when set, the training reward is Bernoulli(p), drawn independently of
+   * the completions (the task's own reward is still logged, with weight 0). Gives the noise floor.
+   */
+  randomReward: probability.optional(),
 };
 
 const stageCommon = {
@@ -117,7 +140,8 @@ const stageCommon = {
   lr: positive,
   warmupSteps: nonNegInt.default(0),
   weightDecay: z.number().min(0).default(0),
-  maxGradNorm: positive.default(1),
+  /** Global gradient-norm clip; 0 disables clipping. */
+  maxGradNorm: z.number().min(0).default(1),
 };
 
 const divergence = z.enum(DIVERGENCE_NAMES);
@@ -180,8 +204,21 @@ export const dpoStageSchema = z
   })
   .strict();
 
+/**
+ * Supervised training continued on the task's demonstrations (the "no RL" control: the base
+ * trained for the same number of steps without any reward).
+ */
+export const sftStageSchema = z
+  .object({
+    algorithm: z.literal('sft'),
+    ...stageCommon,
+    /** Demonstrations per step. */
+    batchSize: positiveInt,
+  })
+  .strict();
+
 /** One training stage. */
-export const stageSchema = z.discriminatedUnion('algorithm', [grpoStageSchema, fgrpoStageSchema, fhalStageSchema, fdoStageSchema, dpoStageSchema]);
+export const stageSchema = z.discriminatedUnion('algorithm', [grpoStageSchema, fgrpoStageSchema, fhalStageSchema, fdoStageSchema, dpoStageSchema, sftStageSchema]);
 export type StageConfig = z.infer<typeof stageSchema>;
 export type Algorithm = StageConfig['algorithm'];
 
@@ -195,10 +232,33 @@ export const evalSchema = z
     maxNewTokens: positiveInt,
     /** Sampled completions per prompt for the sampled pass@1 (0 = greedy only). */
     samples: nonNegInt.default(0),
+    /**
+     * Sampled completions per prompt in the base policy's evaluation only (math): its pass@k for
+     * k = this, and the share of prompts whose k samples are all right or all wrong (groups
+     * without a learning signal). 0 = as `samples`.
+     */
+    baseSamples: nonNegInt.default(0),
     temperature: positive.default(1),
   })
   .strict();
 export type EvalConfig = z.infer<typeof evalSchema>;
+
+/**
+ * LoRA for the training stages (Hugging Face PEFT's LoraConfig): the base stays frozen, only the
+ * adapters train, the reference is the base with the adapters off; the run saves the adapter in
+ * PEFT layout (`<runDir>/adapter/`).
+ */
+export const loraSchema = z
+  .object({
+    r: positiveInt,
+    alpha: positive,
+    dropout: z.number().min(0).lt(1).default(0),
+    /** PEFT module names (q_proj, v_proj…; GPT-2 c_attn, c_proj, c_fc), short names (q, v…) or "all-linear". */
+    targetModules: z.union([z.literal('all-linear'), z.array(z.string().min(1)).min(1)]),
+    rsLora: z.boolean().default(false),
+  })
+  .strict();
+export type LoraSpecConfig = z.infer<typeof loraSchema>;
 
 const backend = z.enum(['auto', 'wasm', 'cpu', 'webgpu', 'tensorflow']).default('wasm');
 
@@ -212,17 +272,18 @@ const pipelineBase = {
   name: safeName,
   backend,
   seed: z.number().int().default(1),
-  model: modelSchema,
-  sft: sftSchema,
+  model: pipelineModelSchema,
+  sft: sftSchema.optional(),
   stages: z.array(stageSchema).min(1),
   eval: evalSchema,
+  lora: loraSchema.optional(),
 };
 
 /** A single pipeline (`falign run CONFIG.json`). */
 export const pipelineSchema = z.discriminatedUnion('task', [
   z.object({ ...pipelineBase, task: z.literal('math'), data: mathDataSchema }).strict(),
   z.object({ ...pipelineBase, task: z.literal('safety'), data: safetyDataSchema, rewardModel: rewardModelSchema }).strict(),
-]);
+]).superRefine(requireSftForScratch);
 export type PipelineConfig = z.infer<typeof pipelineSchema>;
 export type MathPipelineConfig = Extract<PipelineConfig, { task: 'math' }>;
 export type SafetyPipelineConfig = Extract<PipelineConfig, { task: 'safety' }>;
@@ -246,16 +307,17 @@ const experimentBase = {
   name: safeName,
   backend,
   seeds: z.array(z.number().int()).min(1),
-  model: modelSchema,
-  sft: sftSchema,
+  model: pipelineModelSchema,
+  sft: sftSchema.optional(),
   /** Hyper-parameters shared by every method (same budget, same settings). */
   training: z.record(z.string(), z.unknown()),
   methods: z.array(methodSchema).min(1),
   eval: evalSchema,
+  lora: loraSchema.optional(),
 };
 
 export const experimentSchema = z.discriminatedUnion('task', [
   z.object({ ...experimentBase, task: z.literal('math'), data: mathDataSchema }).strict(),
   z.object({ ...experimentBase, task: z.literal('safety'), data: safetyDataSchema, rewardModel: rewardModelSchema }).strict(),
-]);
+]).superRefine(requireSftForScratch);
 export type ExperimentConfig = z.infer<typeof experimentSchema>;

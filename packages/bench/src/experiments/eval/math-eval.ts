@@ -1,10 +1,10 @@
 /**
- * Held-out evaluation of the math task: pass@1 per tier with the strict GSM8K verifier
- * (`#### N`), greedy and (optionally) sampled.
+ * Held-out evaluation of the math task: pass@1 per tier with the exact-format verifier
+ * (`#### N`), greedy and (optionally) sampled, and pass@k of the sampled completions.
  */
 import { generate, type DecoderLM, type Tokenizer } from '@falign/core';
 import { MATH_TIERS, type MathProblem, type MathTier } from '../generators/math.js';
-import { mathIsCorrect } from './verifier.js';
+import { extractExactAnswer, mathIsCorrect } from './verifier.js';
 
 /** Options of {@link evaluateMath}. */
 export interface MathEvalOptions {
@@ -26,6 +26,24 @@ export interface MathTierScore {
   sampled: number | null;
   /** Share of greedy completions that end in a parsable `#### N` line. */
   formatted: number;
+  /** Unbiased pass@k of the sampled completions for k = `samples` (null without samples). */
+  passAtK?: number | null;
+  /** Share of prompts whose `samples` completions are all right or all wrong (null without samples). */
+  zeroVariance?: number | null;
+}
+
+/**
+ * Unbiased pass@k from `c` correct of `n` samples (Chen et al., 2021): 1 − C(n−c, k) / C(n, k),
+ * computed as a product to stay exact for small n.
+ */
+export function passAtK(n: number, c: number, k: number): number {
+  if (!(Number.isInteger(n) && Number.isInteger(c) && Number.isInteger(k)) || k < 1 || k > n || c < 0 || c > n) {
+    throw new Error(`passAtK: need integers 0 ≤ c ≤ n and 1 ≤ k ≤ n, got n=${n} c=${c} k=${k}`);
+  }
+  if (n - c < k) return 1;
+  let miss = 1;
+  for (let i = n - c + 1; i <= n; i++) miss *= 1 - k / i;
+  return 1 - miss;
 }
 
 /** One evaluated completion (eval/<task>/samples.jsonl). */
@@ -47,7 +65,6 @@ export interface MathEvalResult {
   records: MathSampleRecord[];
 }
 
-const HAS_ANSWER_LINE = /####\s*-?[0-9][0-9,]*(?:\.[0-9]+)?/;
 
 /** Evaluates `model` on the held-out sets; deterministic for a given seed and backend. */
 export async function evaluateMath(
@@ -71,10 +88,12 @@ export async function evaluateMath(
     greedy.forEach((c, i) => {
       const ok = mathIsCorrect(problems[i].answer, c.text);
       if (ok) correct++;
-      if (HAS_ANSWER_LINE.test(c.text)) formatted++;
+      if (extractExactAnswer(c.text) !== null) formatted++;
       records.push({ id: problems[i].id, tier, prompt: problems[i].prompt, gold: problems[i].answer, completion: c.text, correct: ok, mode: 'greedy' });
     });
     let sampled: number | null = null;
+    let passK: number | null = null;
+    let zeroVar: number | null = null;
     if (opts.samples > 0) {
       const outs = await generate(model, tokenizer, prompts, {
         maxNewTokens: opts.maxNewTokens,
@@ -83,15 +102,21 @@ export async function evaluateMath(
         seed: opts.seed + 1,
       });
       let ok = 0;
+      const perPrompt = new Array<number>(problems.length).fill(0);
       for (const c of outs) {
         const p = problems[c.promptIndex];
         const good = mathIsCorrect(p.answer, c.text);
-        if (good) ok++;
+        if (good) {
+          ok++;
+          perPrompt[c.promptIndex]++;
+        }
         records.push({ id: p.id, tier, prompt: p.prompt, gold: p.answer, completion: c.text, correct: good, mode: 'sampled' });
       }
       sampled = ok / outs.length;
+      passK = perPrompt.reduce((a, c) => a + passAtK(opts.samples, c, opts.samples), 0) / problems.length;
+      zeroVar = perPrompt.filter((c) => c === 0 || c === opts.samples).length / problems.length;
     }
-    tiers[tier] = { n: problems.length, greedy: correct / problems.length, sampled, formatted: formatted / problems.length };
+    tiers[tier] = { n: problems.length, greedy: correct / problems.length, sampled, formatted: formatted / problems.length, passAtK: passK, zeroVariance: zeroVar };
   }
   const scored = MATH_TIERS.filter((t) => tiers[t].n > 0);
   const meanGreedy = scored.reduce((s, t) => s + tiers[t].greedy, 0) / Math.max(1, scored.length);

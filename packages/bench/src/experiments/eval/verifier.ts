@@ -1,27 +1,67 @@
 /**
- * The correctness check of the math task: the GSM8K verifier of @falign/rewards with strict
- * extraction (`#### N` on the completion, lm-eval's strict-match), compared with the gold answer.
+ * The correctness check of the math task, exact-format: the completion's last non-empty line must
+ * be `#### N` with exactly one space and N a canonical integer (no commas, no leading zeros, no
+ * sign on zero), and no earlier line may start with `####`. Looser extraction (lm-eval's
+ * strict-match regex accepts `##### 4` and `#### 1,2`) gave a policy formats to exploit; the
+ * generated solutions always use the exact form, so exactness costs a learner nothing.
  * Training rewards and evaluation scores both come from here, so they can never drift apart.
  */
-import { mathAccuracyReward, verify, type RewardFn, type VerifyOptions } from '@falign/rewards';
 
-/** The verifier settings of the math task. */
-export const MATH_VERIFY_OPTIONS: VerifyOptions = { mode: 'gsm8k', gsm8kExtraction: 'strict' };
+/** Completions longer than this are wrong without being parsed (model output is untrusted). */
+export const MAX_COMPLETION_CHARS = 4096;
 
-/** The gold string of an answer, in GSM8K form. */
-export function mathGold(answer: number): string {
-  return `#### ${answer}`;
+const ANSWER_LINE = /^#### (0|-?[1-9][0-9]{0,14})$/;
+
+/** The gold value recorded in a prompt's `meta.gold`. */
+export function mathGold(answer: number): number {
+  return answer;
 }
 
-/** True when `completion` ends its solution with `#### <gold>` (strict GSM8K extraction). */
+/** The final answer of `completion` in the exact `#### N` form, or null when it has none. */
+export function extractExactAnswer(completion: string): number | null {
+  if (completion.length > MAX_COMPLETION_CHARS) return null;
+  const lines = completion.replace(/\s+$/, '').split('\n');
+  const m = ANSWER_LINE.exec(lines[lines.length - 1]);
+  if (!m) return null;
+  for (let i = 0; i < lines.length - 1; i++) if (lines[i].startsWith('####')) return null;
+  return Number(m[1]);
+}
+
+/** True when `completion` ends with exactly `#### <gold>`. */
 export function mathIsCorrect(gold: number, completion: string): boolean {
-  return verify(mathGold(gold), completion, MATH_VERIFY_OPTIONS).correct;
+  return extractExactAnswer(completion) === gold;
+}
+
+/** A reward function of the trainers: one value per sample, null when it does not apply. */
+export type MathRewardFn = (samples: readonly { prompt: string; completion: string; meta?: Record<string, unknown> }[]) => Promise<(number | null)[]>;
+
+/**
+ * The RL reward: 1 when verified, 0 when wrong or not in the exact format, null when the sample's
+ * `meta.gold` is not a finite integer (left out of the group baseline).
+ */
+export function mathTaskReward(): MathRewardFn {
+  return async (samples) =>
+    samples.map((s) => {
+      const gold = s.meta?.gold;
+      if (typeof gold !== 'number' || !Number.isSafeInteger(gold)) return null;
+      return mathIsCorrect(gold, s.completion) ? 1 : 0;
+    });
 }
 
 /**
- * The RL reward: 1 when verified, 0 when wrong or unformatted, null when the sample's
- * `meta.gold` is missing or unparsable (left out of the group baseline).
+ * The random-reward control: Bernoulli(`p`) rewards drawn from a seeded stream, independent of
+ * the completions (the noise floor of an RL update). `p` defaults to 0.5 so that most groups
+ * carry a non-zero advantage, as in the real runs.
  */
-export function mathTaskReward(): RewardFn {
-  return mathAccuracyReward({ ...MATH_VERIFY_OPTIONS, goldKey: 'gold', name: 'gsm8k_strict' });
+export function randomReward(seed: number, p = 0.5): MathRewardFn {
+  // mulberry32: small, seeded, and independent of the sampler's stream.
+  let a = seed >>> 0;
+  const next = (): number => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return async (samples) => samples.map(() => (next() < p ? 1 : 0));
 }

@@ -1,19 +1,24 @@
 /**
- * Seeded GSM8K-style arithmetic word problems in difficulty tiers, small enough for a
- * character-level decoder to learn. Each problem carries a worked solution whose last line is
- * `#### N` (the GSM8K answer convention), so the same strict verifier scores the SFT targets,
- * the policy's completions and the held-out benchmarks.
+ * Seeded multi-digit arithmetic chains in difficulty tiers: inside a small character-level
+ * decoder's reach once it has seen enough demonstrations, with exact answers from a large space
+ * (hundreds of values, so a guess is almost never right). Each problem carries a worked solution
+ * with one `a+b=c` line per step and a last line `#### N` (the GSM8K answer convention).
  *
- * Tiers (the stand-ins for the paper's benchmarks):
- * - `t1`: one arithmetic step;
- * - `t2`: two steps;
- * - `t3`: three steps;
- * - `distractor`: one step plus a sentence with an irrelevant number (GSM-IC style).
+ * Tiers (the stand-ins for the paper's benchmarks); a chain starts at a two-digit number (10–99)
+ * and each step adds or subtracts a digit (2–9), so about half the steps carry or borrow:
+ * - `t1`: two steps (`47+8-6`);
+ * - `t2`: three steps;
+ * - `t3`: four steps;
+ * - `distractor`: two steps preceded by an irrelevant assignment (`k=29; 47+8-6`, GSM-IC style).
+ *
+ * A 113k-parameter decoder trained on these learns the one-step facts almost perfectly, but its
+ * errors compound along the chain (copying the right operand, carrying the right value), so the
+ * longer tiers leave room for RL while a sample of 8 usually contains a right answer.
  */
 import { Rng } from '@falign/core';
 
 /** Bump when the templates or the solution format change (part of every cache key). */
-export const MATH_GENERATOR_VERSION = 1;
+export const MATH_GENERATOR_VERSION = 3;
 
 /** The tiers, in report order. */
 export const MATH_TIERS = ['t1', 't2', 't3', 'distractor'] as const;
@@ -27,7 +32,7 @@ export interface MathStep {
   result: number;
 }
 
-/** A generated word problem. */
+/** A generated problem. */
 export interface MathProblem {
   /** Stable id: `<split>-<tier>-<index>`. */
   id: string;
@@ -45,68 +50,20 @@ export interface MathProblem {
   distractors: number[];
 }
 
-interface Person {
-  name: string;
-  pronoun: 'He' | 'She';
-}
-
-const PEOPLE: readonly Person[] = [
-  { name: 'Ann', pronoun: 'She' },
-  { name: 'Bob', pronoun: 'He' },
-  { name: 'Cal', pronoun: 'He' },
-  { name: 'Dee', pronoun: 'She' },
-  { name: 'Eve', pronoun: 'She' },
-  { name: 'Max', pronoun: 'He' },
-  { name: 'Sam', pronoun: 'He' },
-  { name: 'Tom', pronoun: 'He' },
-  { name: 'Zoe', pronoun: 'She' },
-  { name: 'Amy', pronoun: 'She' },
-];
-
-const ITEMS: readonly string[] = ['pens', 'cups', 'eggs', 'hats', 'toys', 'cards', 'books', 'coins', 'rocks', 'socks'];
-
-const ADD_VERBS: readonly ((n: number) => string)[] = [
-  (n) => `gets ${n} more`,
-  (n) => `buys ${n}`,
-  (n) => `finds ${n}`,
-  (n) => `is given ${n}`,
-];
-
-const SUB_VERBS: readonly ((n: number) => string)[] = [
-  (n) => `loses ${n}`,
-  (n) => `gives away ${n}`,
-  (n) => `sells ${n}`,
-  (n) => `breaks ${n}`,
-];
-
-const DISTRACTORS: readonly ((p: Person, n: number, other: Person, otherItems: string) => string)[] = [
-  (p, n) => `${p.pronoun} is ${n} years old.`,
-  (_p, n, other, otherItems) => `${other.name} has ${n} ${otherItems}.`,
-  (p, n) => `${p.pronoun} walks ${n} miles.`,
-  (_p, n) => `It is ${n} pm.`,
-];
-
-const QUESTIONS: readonly ((p: Person, items: string) => string)[] = [
-  (_p, items) => `How many ${items} now?`,
-  (p, items) => `How many ${items} does ${p.pronoun.toLowerCase()} have?`,
-];
+const DISTRACTOR_NAMES: readonly string[] = ['k', 'n', 'x', 'y', 'z'];
 
 /** Number of arithmetic steps of each tier. */
 export function tierSteps(tier: MathTier): number {
   switch (tier) {
     case 't1':
-      return 1;
-    case 't2':
       return 2;
-    case 't3':
+    case 't2':
       return 3;
+    case 't3':
+      return 4;
     case 'distractor':
-      return 1;
+      return 2;
   }
-}
-
-function pick<T>(rng: Rng, xs: readonly T[]): T {
-  return xs[rng.nextInt(xs.length)];
 }
 
 /** Integer uniform in [lo, hi]. */
@@ -121,47 +78,52 @@ export function formatSolution(steps: readonly MathStep[]): string {
   return `${lines.join('\n')}\n#### ${answer}`;
 }
 
-/** One problem of `tier`, drawn from `rng`. Operands are 1–9, intermediate values stay ≥ 0. */
+/** One problem of `tier`, drawn from `rng`. Start 10–99, steps ±2–9; every value stays ≥ 0. */
 export function generateMathProblem(rng: Rng, tier: MathTier, id: string): MathProblem {
-  const person = pick(rng, PEOPLE);
-  const items = pick(rng, ITEMS);
-  let value = between(rng, 2, 9);
-  const sentences = [`${person.name} has ${value} ${items}.`];
+  let value = between(rng, 10, 99);
+  let question = String(value);
   const steps: MathStep[] = [];
   for (let i = 0; i < tierSteps(tier); i++) {
-    // Subtract only when something is left to take away; otherwise add.
-    const subtract = value >= 2 && rng.next() < 0.5;
-    const n = subtract ? between(rng, 1, Math.min(9, value)) : between(rng, 1, 9);
-    const verb = subtract ? pick(rng, SUB_VERBS) : pick(rng, ADD_VERBS);
-    sentences.push(`${person.pronoun} ${verb(n)}.`);
+    const n = between(rng, 2, 9);
+    // Subtract only when the result stays ≥ 0; otherwise add.
+    const subtract = value >= n && rng.next() < 0.5;
     const result = subtract ? value - n : value + n;
     steps.push({ left: value, op: subtract ? '-' : '+', right: n, result });
+    question += `${subtract ? '-' : '+'}${n}`;
     value = result;
   }
   const distractors: number[] = [];
   if (tier === 'distractor') {
-    const d = between(rng, 2, 9);
-    let other = pick(rng, PEOPLE);
-    if (other.name === person.name) other = PEOPLE[(PEOPLE.indexOf(other) + 1) % PEOPLE.length];
-    let otherItems = pick(rng, ITEMS);
-    if (otherItems === items) otherItems = ITEMS[(ITEMS.indexOf(otherItems) + 1) % ITEMS.length];
-    const text = pick(rng, DISTRACTORS)(person, d, other, otherItems);
-    // Anywhere after the opening sentence, before the question.
-    sentences.splice(1 + rng.nextInt(sentences.length), 0, text);
+    const d = between(rng, 10, 99);
+    question = `${DISTRACTOR_NAMES[rng.nextInt(DISTRACTOR_NAMES.length)]}=${d}; ${question}`;
     distractors.push(d);
   }
-  sentences.push(pick(rng, QUESTIONS)(person, items));
-  const question = sentences.join(' ');
-  return {
-    id,
-    tier,
-    question,
-    prompt: `${question}\n`,
-    solution: formatSolution(steps),
-    answer: value,
-    steps,
-    distractors,
-  };
+  return { id, tier, question, prompt: `${question}\n`, solution: formatSolution(steps), answer: value, steps, distractors };
+}
+
+/** Whether a step carries (addition) or borrows (subtraction) into the tens digit. */
+export function carries(step: Pick<MathStep, 'left' | 'result'>): boolean {
+  return Math.floor(step.left / 10) !== Math.floor(step.result / 10);
+}
+
+/**
+ * The worked solution of a teacher with a systematic mistake: at each step that carries or
+ * borrows it forgets the carry with probability `rate` (47+8=45, 53-6=57) and goes on from its
+ * wrong value, so its final answer is wrong. An SFT base trained on such demonstrations makes the
+ * same mistake at about that rate; the right computation stays in its support, which is what RL
+ * with an exact verifier can reinforce. Returns the (possibly) corrupted steps.
+ */
+export function carelessSteps(problem: Pick<MathProblem, 'steps'>, rate: number, rng: Rng): MathStep[] {
+  const out: MathStep[] = [];
+  let value = problem.steps[0]?.left ?? 0;
+  for (const st of problem.steps) {
+    const right = st.op === '+' ? value + st.right : value - st.right;
+    let result = right;
+    if (carries({ left: value, result: right }) && rng.next() < rate) result = st.op === '+' ? right - 10 : right + 10;
+    out.push({ left: value, op: st.op, right: st.right, result });
+    value = result;
+  }
+  return out;
 }
 
 /** Options of {@link generateMathSet}. */

@@ -4,13 +4,15 @@
  */
 import { Rng } from '@falign/core';
 import type { MathDataConfig } from '../config/schema.js';
-import { MATH_TIERS, formatSolution, generateMathSet, type MathProblem, type MathTier } from '../generators/math.js';
+import { MATH_TIERS, carelessSteps, formatSolution, generateMathSet, type MathProblem, type MathTier } from '../generators/math.js';
 import { mathGold } from '../eval/verifier.js';
 import type { SftExample } from '../sft.js';
 
 /** Everything the math pipelines need. */
 export interface MathTask {
   test: Record<MathTier, MathProblem[]>;
+  /** Validation problems per tier (for choosing settings; disjoint from test and training). */
+  val: Record<MathTier, MathProblem[]>;
   demos: MathProblem[];
   rlPrompts: MathProblem[];
 }
@@ -23,13 +25,21 @@ function interleave<T>(lists: readonly (readonly T[])[]): T[] {
   return out;
 }
 
-/** Builds the task: held-out sets first, then demonstrations and RL prompts that never repeat them. */
+/**
+ * Builds the task: held-out test sets first, then validation sets that never repeat them, then
+ * demonstrations and RL prompts that repeat neither.
+ */
 export function buildMathTask(cfg: MathDataConfig): MathTask {
   const test = {} as Record<MathTier, MathProblem[]>;
+  const val = {} as Record<MathTier, MathProblem[]>;
   const held = new Set<string>();
   for (const tier of MATH_TIERS) {
     test[tier] = generateMathSet({ tier, count: cfg.testPerTier, seed: cfg.seed, split: 'test' });
     for (const p of test[tier]) held.add(p.question);
+  }
+  for (const tier of MATH_TIERS) {
+    val[tier] = generateMathSet({ tier, count: cfg.valPerTier, seed: cfg.seed, split: 'val', exclude: held });
+    for (const p of val[tier]) held.add(p.question);
   }
   const demos: MathProblem[][] = [];
   const rl: MathProblem[][] = [];
@@ -39,12 +49,16 @@ export function buildMathTask(cfg: MathDataConfig): MathTask {
     demos.push(pool.slice(0, nd));
     rl.push(pool.slice(nd));
   }
-  return { test, demos: interleave(demos), rlPrompts: interleave(rl) };
+  return { test, val, demos: interleave(demos), rlPrompts: interleave(rl) };
 }
 
-/** SFT examples of the demonstrations: question → worked solution. */
-export function mathSftExamples(task: MathTask): SftExample[] {
-  return task.demos.map((p) => ({ prompt: p.prompt, response: p.solution }));
+/**
+ * SFT examples of the demonstrations: question → worked solution, written by a teacher that
+ * forgets a carry with probability `carryDropRate` (0 = exact solutions).
+ */
+export function mathSftExamples(task: MathTask, carryDropRate = 0, seed = 0): SftExample[] {
+  const rng = new Rng(seed).fork(0xca7);
+  return task.demos.map((p) => ({ prompt: p.prompt, response: carryDropRate > 0 ? formatSolution(carelessSteps(p, carryDropRate, rng)) : p.solution }));
 }
 
 /** RL prompt items: the question, with the gold answer in `meta.gold` for the verifier. */
