@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli/main.js';
+import { falignCaptured as falign } from './helpers-cli.js';
 import { JsonlError, JsonlWriter } from '../src/util/jsonl.js';
 import { readFileSync } from 'node:fs';
 import { storiesPath, useDataDir } from './helpers-data.js';
@@ -20,24 +20,6 @@ afterAll(() => {
   if (savedDataDir === undefined) delete process.env.FALIGN_DATA_DIR;
   else process.env.FALIGN_DATA_DIR = savedDataDir;
 });
-
-async function falign(...args: string[]): Promise<{ out: string; err: string; code: number }> {
-  let out = '';
-  let err = '';
-  const so = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
-  const se = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((err += String(c)), true));
-  const before = process.exitCode;
-  process.exitCode = 0;
-  try {
-    await main(['node', 'falign', ...args]);
-  } finally {
-    so.mockRestore();
-    se.mockRestore();
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = before;
-  return { out, err, code };
-}
 
 describe('parseJsonText: line and column of a syntax error', () => {
   it('names file:line:column of the offending character', () => {

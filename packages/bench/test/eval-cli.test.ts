@@ -1,33 +1,14 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ByteTokenizer, DecoderLM, initBackend, saveCheckpoint, tf } from '@falign/core';
-import { main } from '../src/cli/main.js';
+import { falignCaptured as falign } from './helpers-cli.js';
 import { runPaths } from '../src/harness/runner.js';
 import { storiesPath, useDataDir } from './helpers-data.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'falign-eval-cli-'));
 const ckpt = join(tmp, 'tiny-ckpt');
-
-/** Runs `falign ARGS` in this process; returns stdout, stderr and the exit code. */
-async function falign(...args: string[]): Promise<{ out: string; err: string; code: number }> {
-  let out = '';
-  let err = '';
-  const so = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
-  const se = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((err += String(c)), true));
-  const before = process.exitCode;
-  process.exitCode = 0;
-  try {
-    await main(['node', 'falign', ...args]);
-  } finally {
-    so.mockRestore();
-    se.mockRestore();
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = before;
-  return { out, err, code };
-}
 
 function json(r: { out: string; err: string; code: number }): Record<string, any> {
   if (r.code !== 0) throw new Error(`falign failed (${r.code}): ${r.err}`);

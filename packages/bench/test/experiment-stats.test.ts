@@ -4,10 +4,14 @@
  * check's rejections, and summary.json's shape from synthetic run results.
  */
 import { describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { removeStaleTemps } from '../src/experiments/cache.js';
 import fc from 'fast-check';
 import { formatDifference, pairedDifference, tQuantile975 } from '../src/experiments/stats.js';
 import { extractExactAnswer, mathIsCorrect, mathTaskReward, randomReward } from '../src/experiments/eval/verifier.js';
-import { passAtK } from '../src/experiments/eval/math-eval.js';
+import { passAtK } from '../src/metrics/pass-at-k.js';
 import { summarizeExperiment } from '../src/experiments/summary.js';
 import { BASE_ROW, mathPairedTable, pairedMathClaims, type MethodRuns } from '../src/experiments/aggregate.js';
 import type { RunResult } from '../src/experiments/pipeline.js';
@@ -89,7 +93,7 @@ describe('pass@k', () => {
     expect(passAtK(8, 0, 8)).toBe(0);
     expect(passAtK(8, 1, 8)).toBe(1);
     expect(passAtK(8, 2, 1)).toBeCloseTo(0.25, 12);
-    expect(() => passAtK(4, 5, 1)).toThrow(/passAtK/);
+    expect(() => passAtK(4, 5, 1)).toThrow(/pass@k/);
   });
 });
 
@@ -185,5 +189,22 @@ describe('summary.json', () => {
     expect(claims.find((c) => c.claim.startsWith('GRPO improves'))!.held).toBe(true);
     expect(claims.find((c) => c.claim.startsWith('The random-reward control'))!.held).toBe(true);
     expect(claims.find((c) => c.claim.startsWith('f-GRPO (KL) beats'))!.held).toBeNull();
+  });
+});
+
+describe('cache clean-up after a kill', () => {
+  it('removes temporary entry folders whose writer is gone, keeps live ones and finished entries', () => {
+    const root = mkdtempSync(join(tmpdir(), 'falign-cache-'));
+    const kind = join(root, 'sft-base');
+    // pid 2^22 + 1 is above Linux's pid_max, so no process has it.
+    const dead = join(kind, `abc.tmp-${2 ** 22 + 1}-1700000000000`);
+    const live = join(kind, `def.tmp-${process.pid}-1700000000000`);
+    const done = join(kind, 'abc');
+    for (const d of [dead, live, done]) mkdirSync(d, { recursive: true });
+    expect(removeStaleTemps(root, true)).toEqual([`abc.tmp-${2 ** 22 + 1}-1700000000000`]);
+    expect(existsSync(dead)).toBe(false);
+    expect(existsSync(live)).toBe(true);
+    expect(existsSync(done)).toBe(true);
+    rmSync(root, { recursive: true, force: true });
   });
 });

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../src/cli/main.js';
+import { falignStdout as cli } from './helpers-cli.js';
 import {
   BASE_ROW,
   difference,
@@ -162,25 +163,6 @@ const tiny = {
   sft: { steps: 2, batchSize: 4, lr: 0.003, warmupSteps: 1 },
   eval: { every: 1, curvePrompts: 2, maxNewTokens: 6 },
 };
-
-async function cli(args: string[]): Promise<string> {
-  const chunks: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((s: string | Uint8Array) => {
-    chunks.push(typeof s === 'string' ? s : Buffer.from(s).toString());
-    return true;
-  }) as typeof process.stdout.write;
-  const exit = process.exitCode;
-  try {
-    await main(['node', 'falign', ...args]);
-  } finally {
-    process.stdout.write = write;
-  }
-  const code = process.exitCode;
-  process.exitCode = exit;
-  if (code) throw new Error(`falign ${args.join(' ')} exited ${code}`);
-  return chunks.join('');
-}
 
 describe('falign run (micro end-to-end)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'falign-run-'));

@@ -1,7 +1,7 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { buildBenchCli, falignBin as falign } from './helpers-cli.js';
 
 const repo = resolve(__dirname, '../../..');
 const modelsDir = process.env.FALIGN_MODELS_DIR ?? resolve(repo, '../shared/models');
@@ -14,30 +14,9 @@ function readExample(): { ids: number[]; text: string } {
   return { ids: JSON.parse(blocks[0]) as number[], text: blocks[1] };
 }
 
-function falign(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(repo, 'packages/bench/bin/falign.js'), ...args], {
-    cwd: repo,
-    encoding: 'utf8',
-    env: { ...process.env, FALIGN_BACKEND: process.env.FALIGN_BACKEND ?? 'wasm' },
-    timeout: 120_000,
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
 describe('falign generate (built CLI)', () => {
   beforeAll(() => {
-    // The bin runs compiled code; tsc -b is incremental, so this is quick when dist/ is current.
-    // Type errors elsewhere in the workspace still emit JS (tsc >= 5.6), and CI's build step reports
-    // them; this test only insists that the compiled generate command is up to date.
-    try {
-      execFileSync(process.execPath, [join(repo, 'node_modules/typescript/bin/tsc'), '-b', 'packages/bench'], { cwd: repo, stdio: 'pipe' });
-    } catch (err) {
-      const src = join(repo, 'packages/bench/src/cli/commands/generate.ts');
-      const out = join(repo, 'packages/bench/dist/cli/commands/generate.js');
-      if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) {
-        throw new Error(`tsc -b packages/bench did not produce an up-to-date CLI:\n${(err as { stdout?: Buffer }).stdout?.toString() ?? err}`);
-      }
-    }
+    buildBenchCli('generate');
   }, 300_000);
 
   it('reproduces EXAMPLE.md with --json (greedy from BOS, 256 new tokens)', () => {

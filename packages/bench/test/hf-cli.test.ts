@@ -3,11 +3,11 @@
  * `falign tokenize`, on the tiny HF-layout fixtures of packages/core/test/fixtures/hf and the
  * real tokenizer files in FALIGN_MODELS_DIR/hf.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildBenchCli, falignBin as falign } from './helpers-cli.js';
 import { HfTokenizer, initBackend, loadPolicy, tf } from '@falign/core';
 import { loadEvalModel } from '../src/models/load.js';
 import { startServer } from '../src/server/app.js';
@@ -17,16 +17,6 @@ const repo = resolve(__dirname, '../../..');
 const FIX = join(repo, 'packages/core/test/fixtures/hf');
 const modelsDir = process.env.FALIGN_MODELS_DIR ?? resolve(repo, '../shared/models');
 let tmp: string;
-
-function falign(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(repo, 'packages/bench/bin/falign.js'), ...args], {
-    cwd: repo,
-    encoding: 'utf8',
-    env: { ...process.env, FALIGN_BACKEND: process.env.FALIGN_BACKEND ?? 'wasm' },
-    timeout: 120_000,
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 /** Greedy decoding by repeated full forward passes: independent of the KV-cache sampler. */
 async function greedyByForward(dir: string, prompt: number[], n: number, stops: Set<number>): Promise<number[]> {
@@ -51,15 +41,7 @@ async function greedyByForward(dir: string, prompt: number[], n: number, stops: 
 beforeAll(async () => {
   await initBackend((process.env.FALIGN_BACKEND as 'wasm' | 'cpu' | undefined) ?? 'wasm');
   tmp = mkdtempSync(join(tmpdir(), 'falign-hf-cli-'));
-  try {
-    execFileSync(process.execPath, [join(repo, 'node_modules/typescript/bin/tsc'), '-b', 'packages/bench'], { cwd: repo, stdio: 'pipe' });
-  } catch (err) {
-    const src = join(repo, 'packages/bench/src/cli/commands/tokenize.ts');
-    const out = join(repo, 'packages/bench/dist/cli/commands/tokenize.js');
-    if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) {
-      throw new Error(`tsc -b packages/bench did not produce an up-to-date CLI:\n${(err as { stdout?: Buffer }).stdout?.toString() ?? err}`);
-    }
-  }
+  buildBenchCli('tokenize');
 }, 300_000);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 

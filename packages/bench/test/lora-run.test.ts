@@ -3,31 +3,12 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DecoderLM, LoraAdapter, loadLoraAdapter, loadPolicy, readSafetensors, tf, tokenLogprobs, type ScoreBatch } from '@falign/core';
-import { main } from '../src/cli/main.js';
+import { falignStdout as cli } from './helpers-cli.js';
 import { demonstrationNll, trainSft } from '../src/experiments/sft.js';
 import { runStage } from '../src/experiments/stages.js';
 import { taskTokenizer } from '../src/experiments/tokenizer.js';
 import { loadServablePolicy } from '../src/server/load-policy.js';
 import { runGenerate } from '../src/cli/commands/generate.js';
-
-async function cli(args: string[]): Promise<string> {
-  const chunks: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((s: string | Uint8Array) => {
-    chunks.push(typeof s === 'string' ? s : Buffer.from(s).toString());
-    return true;
-  }) as typeof process.stdout.write;
-  const exit = process.exitCode;
-  try {
-    await main(['node', 'falign', ...args]);
-  } finally {
-    process.stdout.write = write;
-  }
-  const code = process.exitCode;
-  process.exitCode = exit;
-  if (code) throw new Error(`falign ${args.join(' ')} exited ${code}`);
-  return chunks.join('');
-}
 
 function logps(model: DecoderLM, batch: ScoreBatch): number[] {
   const s = tokenLogprobs(model, batch);

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { DecoderLM, LoraAdapter, initBackend, loadLoraAdapter, loadPolicy, tf, tokenLogprobs, type ScoreBatch } from '@falign/core';
-import { main } from '../src/cli/main.js';
+import { falignStdout as cli } from './helpers-cli.js';
 import { ConfigError, loadPipelineConfig } from '../src/experiments/config/load.js';
 import type { MathPipelineConfig } from '../src/experiments/config/schema.js';
 import { evaluateMath, type MathSampleRecord } from '../src/experiments/eval/math-eval.js';
@@ -20,25 +20,6 @@ import { runStage } from '../src/experiments/stages.js';
 import { buildMathTask } from '../src/experiments/tasks/math-task.js';
 
 const LLAMA = resolve(__dirname, '../../core/test/fixtures/hf/llama');
-
-async function cli(args: string[]): Promise<string> {
-  const chunks: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((s: string | Uint8Array) => {
-    chunks.push(typeof s === 'string' ? s : Buffer.from(s).toString());
-    return true;
-  }) as typeof process.stdout.write;
-  const exit = process.exitCode;
-  try {
-    await main(['node', 'falign', ...args]);
-  } finally {
-    process.stdout.write = write;
-  }
-  const code = process.exitCode;
-  process.exitCode = exit;
-  if (code) throw new Error(`falign ${args.join(' ')} exited ${code}`);
-  return chunks.join('');
-}
 
 function logps(model: DecoderLM, batch: ScoreBatch): number[] {
   const s = tokenLogprobs(model, batch);

@@ -80,7 +80,7 @@ describe('pipeline config validation', () => {
 
   it('reports invalid JSON and missing files with the file name', () => {
     const f = file('{ "name": ');
-    expect(() => loadPipelineConfig(f)).toThrow(new RegExp(`${f}: invalid JSON`));
+    expect(() => loadPipelineConfig(f)).toThrow(new RegExp(`${f}:1:11: invalid JSON`)); // file:line:column
     expect(() => loadPipelineConfig(join(dir, 'nope.json'))).toThrow(/nope\.json: no such file/);
   });
 

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { AdamW, DecoderLM, geluTanh, globalNorm, initBackend, layerNorm, linear, rmsNorm, Rng, tf } from '../src/index.js';
+import { AdamW, CharTokenizer, DecoderLM, generate, geluTanh, globalNorm, initBackend, layerNorm, linear, rmsNorm, Rng, tf } from '../src/index.js';
 import { adamwUpdate } from '../src/kernels/adamw.js';
 import { fusedAddNorm, fusedDecodeAttn, fusedNorm } from '../src/kernels/fused.js';
 import { setLinearHook } from '../src/model/linear-hooks.js';
@@ -487,5 +487,22 @@ describe('wasm Slice / SplitV on heap views (kernels/wasm-fixes.ts) equal cpu', 
     const got = run();
     expect(tf.memory().numTensors).toBe(before);
     expect(got).toEqual(want);
+  });
+});
+
+describe('generate() without left padding (no positions or mask passed)', () => {
+  it('rows give the same tokens and log-probs as the same rows inside a padded batch', async () => {
+    await initBackend('wasm');
+    for (const arch of ['gpt2', 'llama'] as const) {
+      const model = new DecoderLM({ arch, vocabSize: 16, dModel: 16, nLayers: 2, nHeads: 2, maxSeqLen: 24 }, { seed: 4, trainable: false });
+      const tok = new CharTokenizer('abcdefghijklmno'.split(''), { pad: '<pad>' });
+      const equal = [[1, 2, 3, 4], [5, 6, 7, 8]];
+      const opts = { maxNewTokens: 6, temperature: 1, seed: 3, addBos: false };
+      const alone = await generate(model, tok, equal, opts);
+      const mixed = await generate(model, tok, [...equal, [9, 10]], opts); // the third row pads the batch
+      expect(mixed.slice(0, 2).map((c) => c.tokenIds)).toEqual(alone.map((c) => c.tokenIds));
+      mixed.slice(0, 2).forEach((c, i) => c.tokenLogprobs!.forEach((lp, j) => expect(lp).toBeCloseTo(alone[i].tokenLogprobs![j], 5)));
+      model.dispose();
+    }
   });
 });

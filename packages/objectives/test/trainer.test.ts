@@ -207,3 +207,28 @@ describe('safety nets and warnings', () => {
     p.model.dispose();
   });
 });
+
+describe('grad_clipped metric', () => {
+  it('is 1 exactly when max-norm clipping shortened the step (0 disables clipping)', async () => {
+    const run = async (clipNorm: number) => {
+      const policy = toyPolicy();
+      const t = new OnPolicyTrainer({
+        policy,
+        prompts: toyPrompts(),
+        rewards: [larger],
+        config: { algorithm: 'fgrpo', divergence: 'pearson', numGenerations: 4, promptsPerStep: 4, maxNewTokens: 1, lr: 1e-2, seed: 2, clipNorm, log: false },
+      });
+      const ms = await t.train({ steps: 3 });
+      t.dispose();
+      policy.model.dispose();
+      return ms;
+    };
+    const tight = await run(1e-6);
+    const off = await run(0);
+    for (const m of tight) expect(m.grad_clipped).toBe((m.grad_norm as number) > 1e-6 ? 1 : 0);
+    expect(tight.some((m) => m.grad_clipped === 1)).toBe(true);
+    for (const m of off) expect(m.grad_clipped).toBe(0);
+    // The unclipped gradient norm is reported either way: same first step, same norm.
+    expect(off[0].grad_norm).toBeCloseTo(tight[0].grad_norm as number, 6);
+  });
+});

@@ -6,6 +6,8 @@
  * reports as a gold error, so blank pairs are not counted as identical). Pure and deterministic for a seed.
  */
 
+import { mulberry32 } from '../metrics/bootstrap.js';
+
 /** Kinds of generated input. */
 export const FUZZ_CATEGORIES = ['deep-nesting', 'huge-number', 'pathological-latex', 'long-unicode', 'mixture'] as const;
 export type FuzzCategory = (typeof FUZZ_CATEGORIES)[number];
@@ -25,17 +27,8 @@ export interface RefusalCase {
   prompt?: string;
 }
 
-/** mulberry32: a small, fast, seedable PRNG (uniform in [0, 1)). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (metrics/bootstrap.ts): a small, fast, seedable PRNG (uniform in [0, 1)). */
+export const rng: (seed: number) => () => number = mulberry32;
 
 type R = () => number;
 const int = (r: R, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));

@@ -361,13 +361,14 @@ function relativeOverallClaims(grpo: MethodRuns, fgrpo: readonly MethodRuns[], r
   claims.push({
     claim: `The best f-GRPO variant (${best.name}) beats ${grpo.name} on Relative Overall`,
     paper: 'yes (Pearson best, 86.49 vs 74.26)',
-    held: dBest.delta > 0,
+    // Within two standard errors the sign is not resolved: undecided rather than held.
+    held: dBest.clear ? dBest.delta > 0 : null,
     detail: fmtDiff(dBest),
   });
   const pearson = fgrpo.find((m) => m.stage.algorithm === 'fgrpo' && m.stage.divergence === 'pearson');
   if (pearson) {
     const d = difference(ro[pearson.name], g);
-    claims.push({ claim: `${pearson.name} beats ${grpo.name} on Relative Overall`, paper: 'yes (the paper\'s best divergence for math)', held: d.delta > 0, detail: fmtDiff(d) });
+    claims.push({ claim: `${pearson.name} beats ${grpo.name} on Relative Overall`, paper: 'yes (the paper\'s best divergence for math)', held: d.clear ? d.delta > 0 : null, detail: fmtDiff(d) });
     claims.push({
       claim: 'Pearson χ² is the best divergence here',
       paper: 'Pearson best in the main math table; the best divergence differs across settings',
@@ -509,7 +510,7 @@ export function pairedSafetyClaims(summary: ExperimentSummary): Claim[] {
     const g = r.metrics?.hacking_gap;
     claims.push({
       claim: `${r.name} has a smaller hacking gap than ${ref.name}`,
-      paper: 'yes for f-HAL: the offline term anchors the policy',
+      paper: r.id.startsWith('fhal') ? 'yes for f-HAL: the offline term anchors the policy' : 'implied for offline methods: fixed data cannot exploit the reward model',
       held: g?.vsGrpo ? heldOf(g.vsGrpo.verdict, 'better') : null,
       detail: `gap ${g ? g.mean.toFixed(1) : 'n/a'} points; ${describeDifference(g?.vsGrpo ?? null)}; true score ${r.mean.toFixed(1)}% (${describeDifference(r.vsGrpo)}); RM score vs base ${describeDifference(r.metrics?.rm_normalized?.vsBase ?? null)}`,
     });

@@ -1,7 +1,8 @@
 /**
  * The experiments of `falign reproduce` / `falign run` / `falign train`: seeded task generators
- * (math word problems by tier; safety prompts, responses and preference pairs), SFT and
- * reward-model training, pipelines, the experiment grid and its report.
+ * (math chains by tier, with an optional careless teacher; safety prompts, responses and
+ * preference pairs), SFT and reward-model training, pipelines, the experiment grid, its paired
+ * statistics (summary.json) and its report.
  */
 export {
   MATH_TIERS,
@@ -10,6 +11,8 @@ export {
   generateMathSet,
   generateMathData,
   formatSolution,
+  carelessSteps,
+  carries,
   tierSteps,
   type MathTier,
   type MathProblem,
@@ -49,7 +52,10 @@ export { trainSft, type SftExample } from './sft.js';
 export { trainRewardModel, assessRewardModel, probeRewardModelBiases, RewardModelScorer, type BiasProbe, type RewardModelQuality } from './reward-model.js';
 export { evaluateMath, type MathEvalResult, type MathTierScore } from './eval/math-eval.js';
 export { evaluateSafety, summarizeSafety, normalizeRmScore, type SafetyScores, type RmCalibration, type ResponseScorer } from './eval/safety-eval.js';
-export { mathIsCorrect, mathTaskReward } from './eval/verifier.js';
+export { mathIsCorrect, mathTaskReward, extractExactAnswer, randomReward } from './eval/verifier.js';
+export { pairedDifference, tQuantile975, formatDifference, type PairedDifference, type Verdict } from './stats.js';
+export { summarizeExperiment, type ExperimentSummary, type SummaryRow, type SummaryMetric, type SummaryDifference } from './summary.js';
+export { runUnits, prepareUnits, reportWork, setWorkSink } from './work.js';
 export { runPipeline, type RunResult, type PipelineOptions } from './pipeline.js';
 export { runConfigFile, type RunConfigOptions, type RunConfigSummary } from './run-config.js';
 export { reproduce, type ReproduceOptions, type ReproduceSummary } from './reproduce.js';

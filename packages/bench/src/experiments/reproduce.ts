@@ -200,7 +200,7 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceSummar
       'Provenance (machine-specific: commit, date, wall time, machine, peak memory): [provenance.json](provenance.json) — the only file a re-run on the same commit changes',
     ],
     intro: [
-      'These are laptop-scale stand-ins for the paper\'s experiments: tiny character-level decoders trained from scratch on generated tasks, not Qwen2.5-Math on LIMR. Results are reported as they came out; every method had the same budget, hyper-parameters and seeds, and nothing was tuned toward the paper\'s conclusions. Differences smaller than two standard errors over seeds are noise at this number of seeds.',
+      'These are laptop-scale stand-ins for the paper\'s experiments: tiny character-level decoders trained from scratch on generated tasks, not Qwen2.5-Math on LIMR. Results are reported as they came out; every method had the same budget, hyper-parameters and seeds, settings were chosen on a validation split (never the test split), and nothing was tuned toward the paper\'s conclusions. Verdicts compare methods per seed (paired differences with a 95 % t-interval: better / worse / not resolved); a difference whose interval includes 0 is not resolved at this number of seeds.',
       ...(failed.length > 0 ? [`**Failures:** ${failed.map((f) => `${f.name}: ${f.error}`).join('; ')}`] : []),
     ],
   };

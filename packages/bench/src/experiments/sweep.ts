@@ -10,6 +10,7 @@
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { DecoderLM, initBackend, loadCheckpoint, saveCheckpoint } from '@falign/core';
 import { mathDataSchema, modelSchema, sftSchema, stageSchema, type MathDataConfig } from './config/schema.js';
 import { buildMathTask, mathPromptItems, mathSftExamples } from './tasks/math-task.js';
@@ -81,7 +82,7 @@ function render(): void {
     };
     lines.push(`| ${r.id} | ${Math.round(Number(r.sftSeconds ?? 0))} | ${Number(r.lastLoss ?? NaN).toFixed(3)} | ${MATH_TIERS.map(cell).join(' | ')} |`);
   }
-  lines.push('', '## RL from the chosen base: validation mean greedy pass@1 after training (%)', '', '| Point | mean pass@1 | gain vs base | train acc. first 10 → last 10 steps | zero-variance groups | grad norm | seconds |', '|:---|---:|---:|---:|---:|---:|---:|');
+  lines.push('', '## RL from the chosen base: validation mean greedy pass@1 after training (%)', '', '| Point | mean pass@1 | gain vs base | training reward, first 10 → last 10 steps (accuracy; the coin flips for random) | zero-variance groups | grad norm | seconds |', '|:---|---:|---:|---:|---:|---:|---:|');
   for (const r of rows.filter((x) => x.id.startsWith('rl '))) {
     lines.push(
       `| ${r.id} | ${pct(r.meanGreedy)} | ${(100 * Number(r.gain)).toFixed(1)} | ${Number(r.trainRewardFirst10).toFixed(2)} → ${Number(r.trainRewardLast10).toFixed(2)} | ${pct(r.zeroStd)} | ${Number(r.gradNorm).toFixed(2)} | ${Math.round(Number(r.seconds))} |`,
@@ -187,7 +188,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`${(e as Error).stack}\n`);
-  process.exit(1);
-});
+// A script: it runs only when executed, never when the module is imported (e.g. by the build).
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((e: unknown) => {
+    process.stderr.write(`${(e as Error).stack}\n`);
+    process.exit(1);
+  });
+}

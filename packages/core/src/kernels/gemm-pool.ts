@@ -1,7 +1,7 @@
 /**
  * A second thread for large matrix products on the wasm backend. tfjs-backend-wasm runs single-
  * threaded in Node (its threaded build is disabled there), so a training step uses one core while
- * PyTorch's BLAS uses two. Here one worker thread runs its own tfjs-wasm (the same XNNPACK GEMM);
+ * OpenBLAS may use two. Here one worker thread runs its own tfjs-wasm (the same XNNPACK GEMM);
  * a large product's rows are split: the worker computes the lower part from a SharedArrayBuffer
  * while the calling thread computes the upper part natively, then both parts are copied into the
  * output. Synchronisation is Atomics.wait/notify, so kernels stay synchronous.

@@ -5,6 +5,7 @@
 import { generate, type DecoderLM, type Tokenizer } from '@falign/core';
 import { MATH_TIERS, type MathProblem, type MathTier } from '../generators/math.js';
 import { extractExactAnswer, mathIsCorrect } from './verifier.js';
+import { passAtK } from '../../metrics/pass-at-k.js';
 
 /** Options of {@link evaluateMath}. */
 export interface MathEvalOptions {
@@ -30,20 +31,6 @@ export interface MathTierScore {
   passAtK?: number | null;
   /** Share of prompts whose `samples` completions are all right or all wrong (null without samples). */
   zeroVariance?: number | null;
-}
-
-/**
- * Unbiased pass@k from `c` correct of `n` samples (Chen et al., 2021): 1 − C(n−c, k) / C(n, k),
- * computed as a product to stay exact for small n.
- */
-export function passAtK(n: number, c: number, k: number): number {
-  if (!(Number.isInteger(n) && Number.isInteger(c) && Number.isInteger(k)) || k < 1 || k > n || c < 0 || c > n) {
-    throw new Error(`passAtK: need integers 0 ≤ c ≤ n and 1 ≤ k ≤ n, got n=${n} c=${c} k=${k}`);
-  }
-  if (n - c < k) return 1;
-  let miss = 1;
-  for (let i = n - c + 1; i <= n; i++) miss *= 1 - k / i;
-  return 1 - miss;
 }
 
 /** One evaluated completion (eval/<task>/samples.jsonl). */
