@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli/main.js';
+import { falignCaptured as falign } from './helpers-cli.js';
 import { commandModules } from '../src/cli/commands/index.js';
 import { resolveLabelBy } from '../src/cli/commands/report.js';
 import { anyIntArg, BACKENDS, intArg, writeSummary } from '../src/cli/options.js';
@@ -28,15 +28,6 @@ async function capture(fn: () => Promise<void> | void): Promise<{ out: string; e
     se.mockRestore();
   }
   return { out, err };
-}
-
-async function falign(...args: string[]): Promise<{ out: string; err: string; code: number }> {
-  const before = process.exitCode;
-  process.exitCode = 0;
-  const r = await capture(() => main(['node', 'falign', ...args]));
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = before;
-  return { ...r, code };
 }
 
 /** The registered program, with every action replaced by one that records the parsed options. */

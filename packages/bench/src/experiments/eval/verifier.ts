@@ -6,6 +6,7 @@
  * generated solutions always use the exact form, so exactness costs a learner nothing.
  * Training rewards and evaluation scores both come from here, so they can never drift apart.
  */
+import { mulberry32 } from '../../metrics/bootstrap.js';
 
 /** Completions longer than this are wrong without being parsed (model output is untrusted). */
 export const MAX_COMPLETION_CHARS = 4096;
@@ -54,14 +55,7 @@ export function mathTaskReward(): MathRewardFn {
  * carry a non-zero advantage, as in the real runs.
  */
 export function randomReward(seed: number, p = 0.5): MathRewardFn {
-  // mulberry32: small, seeded, and independent of the sampler's stream.
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  // Its own seeded stream, independent of the sampler's.
+  const next = mulberry32(seed);
   return async (samples) => samples.map(() => (next() < p ? 1 : 0));
 }
