@@ -8,14 +8,14 @@
  * Saving writes everything into a sibling temp directory, syncs it, and renames it into place,
  * so a reader never sees a half-written checkpoint.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { tf } from '../backend.js';
 import { resolveConfig } from '../model/config.js';
 import { DecoderLM } from '../model/decoder.js';
 import { tokenizerFromJSON } from '../tokenizers/json.js';
 import type { ModelConfig, Tokenizer, TokenizerJSON } from '../types.js';
+import { pathExists, replaceDirAtomically, writeSynced } from './atomic-dir.js';
 import { disposeAll, rawToTensors, tensorsToRaw } from './raw.js';
 import { readSafetensors, serializeSafetensors } from './safetensors.js';
 import { FALIGN_VERSION } from './version.js';
@@ -62,36 +62,13 @@ export interface LoadedCheckpoint {
   extra?: { tensors?: Record<string, tf.Tensor>; json?: unknown };
 }
 
-async function writeSynced(path: string, data: Uint8Array | string): Promise<void> {
-  const fh = await open(path, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-async function pathExists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Saves a checkpoint to `dir` atomically: written to `dir.tmp-<pid>-<rand>`, then renamed; an
  * existing `dir` is moved aside first and removed after the new one is in place.
  */
 export async function saveCheckpoint(dir: string, input: SaveCheckpointInput): Promise<void> {
   const { model, tokenizer, extra, meta } = input;
-  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
-  const tmp = `${dir}.tmp-${tag}`;
-  await mkdir(dirname(dir), { recursive: true });
-  await mkdir(tmp);
-  try {
+  await replaceDirAtomically(dir, async (tmp) => {
     const weights = model.getWeights();
     let raw;
     try {
@@ -121,18 +98,7 @@ export async function saveCheckpoint(dir: string, input: SaveCheckpointInput): P
     }
     if (meta !== undefined) config.meta = meta;
     await writeSynced(join(tmp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-    if (await pathExists(dir)) {
-      const old = `${dir}.old-${tag}`;
-      await rename(dir, old);
-      await rename(tmp, dir);
-      await rm(old, { recursive: true, force: true });
-    } else {
-      await rename(tmp, dir);
-    }
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    throw err;
-  }
+  });
 }
 
 /** The model config as stored: fields at their defaults left out (checkpoints stay readable by older falign). */

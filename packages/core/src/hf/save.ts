@@ -4,9 +4,9 @@
  * and layouts (F32, tied heads omitted as `save_pretrained` does), generation_config.json, and the
  * tokenizer files. Written into a temp directory and renamed into place, like falign checkpoints.
  */
-import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, open, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { pathExists, replaceDirAtomically, writeSynced } from '../checkpoints/atomic-dir.js';
 import type { DecoderLM } from '../model/decoder.js';
 import { HfTokenizer } from '../tokenizers/hf.js';
 import type { Tokenizer } from '../types.js';
@@ -29,25 +29,6 @@ export interface SaveHfInput {
 
 /** Tokenizer files copied verbatim from the source directory when present. */
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.json', 'merges.txt', 'tokenizer.model', 'added_tokens.json'];
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function writeSynced(path: string, data: Uint8Array | string): Promise<void> {
-  const fh = await open(path, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 /** Writes the model's weights as F32 safetensors, one tensor at a time after the header. */
 async function writeWeights(path: string, model: DecoderLM): Promise<void> {
@@ -97,7 +78,7 @@ export async function saveHfCheckpoint(dir: string, input: SaveHfInput): Promise
     throw new Error(`saveHfCheckpoint: a "${tokenizer.kind}" tokenizer has no Hugging Face form; only models with an HF tokenizer (hf:DIR) can be saved in HF layout`);
   }
   let base: Record<string, unknown> | undefined;
-  if (sourceDir && (await exists(join(sourceDir, 'config.json')))) {
+  if (sourceDir && (await pathExists(join(sourceDir, 'config.json')))) {
     base = JSON.parse(await readFile(join(sourceDir, 'config.json'), 'utf8')) as Record<string, unknown>;
   }
   const tokJson = tokenizer.toJSON() as { tokenizer: object; config: object; generation?: Record<string, unknown> };
@@ -109,11 +90,7 @@ export async function saveHfCheckpoint(dir: string, input: SaveHfInput): Promise
     eosTokenId: eos,
   });
 
-  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
-  const tmp = `${dir}.tmp-${tag}`;
-  await mkdir(dirname(dir), { recursive: true });
-  await mkdir(tmp);
-  try {
+  await replaceDirAtomically(dir, async (tmp) => {
     await writeWeights(join(tmp, 'model.safetensors'), model);
     await writeSynced(join(tmp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
     const generation: Record<string, unknown> = { ...(tokJson.generation ?? {}) };
@@ -123,7 +100,7 @@ export async function saveHfCheckpoint(dir: string, input: SaveHfInput): Promise
     const copied = new Set<string>();
     if (sourceDir) {
       for (const f of TOKENIZER_FILES) {
-        if (await exists(join(sourceDir, f))) {
+        if (await pathExists(join(sourceDir, f))) {
           await copyFile(join(sourceDir, f), join(tmp, f));
           copied.add(f);
         }
@@ -131,16 +108,5 @@ export async function saveHfCheckpoint(dir: string, input: SaveHfInput): Promise
     }
     if (!copied.has('tokenizer.json')) await writeSynced(join(tmp, 'tokenizer.json'), JSON.stringify(tokJson.tokenizer));
     if (!copied.has('tokenizer_config.json')) await writeSynced(join(tmp, 'tokenizer_config.json'), `${JSON.stringify(tokJson.config, null, 2)}\n`);
-    if (await exists(dir)) {
-      const old = `${dir}.old-${tag}`;
-      await rename(dir, old);
-      await rename(tmp, dir);
-      await rm(old, { recursive: true, force: true });
-    } else {
-      await rename(tmp, dir);
-    }
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    throw err;
-  }
+  });
 }
