@@ -181,6 +181,52 @@ function axpy1(acc: Float64Array, w: number, b: Float32Array, bo: number, hd: nu
   for (let j = 0; j < hd; j++) acc[j] += w * b[bo + j];
 }
 
+/** Shapes of one decode step's fused `[B, (H + 2·Hkv)·hd]` qkv rows and `[B, Hkv, C, hd]` caches. */
+interface DecodeDims {
+  H: number;
+  Hkv: number;
+  hd: number;
+  past: number;
+  C: number;
+  W: number;
+}
+
+/**
+ * x·cos + rotate_half(x)·sin of one head vector, in float32 steps as the op-by-op path computes it:
+ * reads `x[so..so+hd)`, writes `dst[d0..d0+hd)` with the table row starting at `co`.
+ */
+type Rope = (so: number, dst: Float32Array, d0: number, co: number) => void;
+
+function ropeOf(x: Float32Array, cs: Float32Array, sn: Float32Array, hd: number): Rope {
+  const half = hd / 2;
+  return (so, dst, d0, co) => {
+    for (let j = 0; j < hd; j++) {
+      const rot = j < half ? -x[so + j + half] : x[so + j - half];
+      dst[d0 + j] = Math.fround(x[so + j] * cs[co + j]) + Math.fround(rot * sn[co + j]);
+    }
+  };
+}
+
+/**
+ * Appends row `b`'s new key (rotated when `rope` is given) and value at cache row `past`, and
+ * returns the rotary table offset of its position (0 without rotary embedding).
+ */
+function appendKv(x: Float32Array, K: Float32Array, Vc: Float32Array, rope: Rope | null, positions: number, p: number, b: number, d: DecodeDims): number {
+  const { H, Hkv, hd, past, C, W } = d;
+  if (rope && !(p >= 0 && p < positions)) throw new Error(`rotary embedding: position ${p} is not in [0, ${positions - 1}]`);
+  const row = b * W;
+  const co = p * hd;
+  for (let g = 0; g < Hkv; g++) {
+    const at = ((b * Hkv + g) * C + past) * hd;
+    const ko = row + H * hd + g * hd;
+    const vo = row + (H + Hkv) * hd + g * hd;
+    if (rope) rope(ko, K, at, co);
+    else K.set(x.subarray(ko, ko + hd), at);
+    Vc.set(x.subarray(vo, vo + hd), at);
+  }
+  return co;
+}
+
 function decodeAttnKernel(name: string): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const m = fusedIo(name, backend, inputs);
@@ -213,35 +259,20 @@ function decodeAttnKernel(name: string): tf.KernelFunc {
     const cs = cos ? (m.view(cos) as Float32Array) : null;
     const sn = sin ? (m.view(sin) as Float32Array) : null;
     const ps = pos ? m.view(pos) : null;
-    const half = hd / 2;
     const dot = hd % 4 === 0 ? dot4 : dot1;
     const axpy = hd % 4 === 0 ? axpy4 : axpy1;
     // Rotated queries of one row (llama), else the queries are read in place from qkv.
     const qr = cs ? new Float32Array(H * hd) : null;
     const scores = new Float64Array(S);
     const acc = new Float64Array(hd);
-    // x·cos + rotate_half(x)·sin in float32 steps, as the op-by-op path computes it.
-    const rope = (so: number, dst: Float32Array, d0: number, co: number) => {
-      for (let j = 0; j < hd; j++) {
-        const rot = j < half ? -x[so + j + half] : x[so + j - half];
-        dst[d0 + j] = Math.fround(x[so + j] * cs![co + j]) + Math.fround(rot * sn![co + j]);
-      }
-    };
+    const rope = cs && sn ? ropeOf(x, cs, sn, hd) : null;
+    const positions = cos ? cos.shape[0] : 0;
+    const dims = { H, Hkv, hd, past, C, W };
     for (let b = 0; b < B; b++) {
       const row = b * W;
-      const p = ps ? ps[b] : past;
-      if (cs && !(p >= 0 && p < cos!.shape[0])) throw new Error(`rotary embedding: position ${p} is not in [0, ${cos!.shape[0] - 1}]`);
-      const co = p * hd;
       // Append the new key (rotated for llama) and value at row `past`.
-      for (let g = 0; g < Hkv; g++) {
-        const at = ((b * Hkv + g) * C + past) * hd;
-        const ko = row + H * hd + g * hd;
-        const vo = row + (H + Hkv) * hd + g * hd;
-        if (cs) rope(ko, K, at, co);
-        else K.set(x.subarray(ko, ko + hd), at);
-        Vc.set(x.subarray(vo, vo + hd), at);
-      }
-      if (qr) for (let h = 0; h < H; h++) rope(row + h * hd, qr, h * hd, co);
+      const co = appendKv(x, K, Vc, rope, positions, ps ? ps[b] : past, b, dims);
+      if (qr) for (let h = 0; h < H; h++) rope!(row + h * hd, qr, h * hd, co);
       const qa = qr ?? x;
       for (let h = 0; h < H; h++) {
         const g = Math.floor(h / rep);
@@ -297,27 +328,13 @@ function decodeAttnSimd(
   const sn = sin ? (m.view(sin) as Float32Array) : null;
   const ps = pos ? m.view(pos) : null;
   const qr = qrInfo ? (m.view(qrInfo) as Float32Array) : null;
-  const half = hd / 2;
-  const rope = (so: number, dst: Float32Array, d0: number, co: number) => {
-    for (let j = 0; j < hd; j++) {
-      const rot = j < half ? -x[so + j + half] : x[so + j - half];
-      dst[d0 + j] = Math.fround(x[so + j] * cs![co + j]) + Math.fround(rot * sn![co + j]);
-    }
-  };
+  const rope = cs && sn ? ropeOf(x, cs, sn, hd) : null;
+  const positions = cos ? cos.shape[0] : 0;
+  const dims = { H, Hkv, hd, past, C, W };
   for (let b = 0; b < B; b++) {
     const row = b * W;
-    const p = ps ? ps[b] : past;
-    if (cs && !(p >= 0 && p < cos!.shape[0])) throw new Error(`rotary embedding: position ${p} is not in [0, ${cos!.shape[0] - 1}]`);
-    const co = p * hd;
-    for (let g = 0; g < Hkv; g++) {
-      const at = ((b * Hkv + g) * C + past) * hd;
-      const ko = row + H * hd + g * hd;
-      const vo = row + (H + Hkv) * hd + g * hd;
-      if (cs) rope(ko, K, at, co);
-      else K.set(x.subarray(ko, ko + hd), at);
-      Vc.set(x.subarray(vo, vo + hd), at);
-    }
-    if (qr) for (let h = 0; h < H; h++) rope(row + h * hd, qr, (b * H + h) * hd, co);
+    const co = appendKv(x, K, Vc, rope, positions, ps ? ps[b] : past, b, dims);
+    if (qr) for (let h = 0; h < H; h++) rope!(row + h * hd, qr, (b * H + h) * hd, co);
   }
   const off = (t: Info) => be.dataIdMap.get(t.dataId).memoryOffset;
   const maskKind = mask ? (mask.dtype === 'int32' ? 2 : 1) : 0;
