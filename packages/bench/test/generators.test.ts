@@ -6,6 +6,7 @@ import {
   MATH_TIERS,
   generateMathData,
   generateMathSet,
+  questionSplit,
   carelessSteps,
   carries,
   formatSolution,
@@ -24,6 +25,8 @@ import {
   type SafetyPrompt,
 } from '../src/experiments/generators/safety.js';
 import { taskTokenizer } from '../src/experiments/tokenizer.js';
+import { buildMathTask } from '../src/experiments/tasks/math-task.js';
+import { mathDataSchema } from '../src/experiments/config/schema.js';
 
 /**
  * Independent re-derivation of a problem's answer from its question text alone: an optional
@@ -119,6 +122,44 @@ describe('math chain generator', () => {
     for (const p of [...data.train, ...MATH_TIERS.flatMap((t) => data.test[t])]) {
       expect(tok.decode(tok.encode(p.prompt + p.solution))).toBe(p.prompt + p.solution);
     }
+  });
+
+  it('partitions questions by hash: about 20/10/70 % test/val/train, and a set keeps to its partition', () => {
+    const counts = { test: 0, val: 0, train: 0 };
+    const all = generateMathSet({ tier: 't2', count: 4000, seed: 5, split: 'any' });
+    for (const p of all) counts[questionSplit(p.question, 5)]++;
+    // Binomial sd at n = 4000: 0.6 % for p = 0.2; 5 sd bounds.
+    expect(counts.test / 4000).toBeGreaterThan(0.17);
+    expect(counts.test / 4000).toBeLessThan(0.23);
+    expect(counts.val / 4000).toBeGreaterThan(0.075);
+    expect(counts.val / 4000).toBeLessThan(0.125);
+    // The partition depends on the seed too (another seed re-deals the questions).
+    expect(all.filter((p) => questionSplit(p.question, 5) !== questionSplit(p.question, 6)).length).toBeGreaterThan(1000);
+    for (const p of generateMathSet({ tier: 't1', count: 50, seed: 5, split: 'val', partition: 'val' })) expect(questionSplit(p.question, 5)).toBe('val');
+  });
+
+  it("the task's demonstrations and RL prompts do not depend on the test or validation size, and no split shares a question", () => {
+    const cfg = (testPerTier: number, valPerTier: number) =>
+      mathDataSchema.parse({
+        seed: 1234,
+        testPerTier,
+        valPerTier,
+        sftDemosPerTier: { t1: 60, t2: 60, t3: 60, distractor: 60 },
+        rlPromptsPerTier: { t1: 20, t2: 20, t3: 20, distractor: 20 },
+      });
+    const small = buildMathTask(cfg(100, 40));
+    const large = buildMathTask(cfg(250, 80));
+    expect(large.demos).toEqual(small.demos);
+    expect(large.rlPrompts).toEqual(small.rlPrompts);
+    // A larger test set extends the smaller one (a prefix), it does not re-draw it.
+    for (const t of MATH_TIERS) expect(large.test[t].slice(0, 100)).toEqual(small.test[t]);
+    const qs = (xs: MathProblem[]) => new Set(xs.map((p) => p.question));
+    const test = qs(MATH_TIERS.flatMap((t) => large.test[t]));
+    const val = qs(MATH_TIERS.flatMap((t) => large.val[t]));
+    const train = qs([...large.demos, ...large.rlPrompts]);
+    for (const q of val) expect(test.has(q)).toBe(false);
+    for (const q of train) expect(test.has(q) || val.has(q)).toBe(false);
+    expect(train.size).toBe(large.demos.length + large.rlPrompts.length);
   });
 
   it('rejects impossible requests with a clear error', () => {

@@ -99,9 +99,9 @@ describe('LoRA through falign train --config', () => {
       { prompt: 'Q: 3+4?', response: ' 7' },
     ];
     const w0 = model.getWeights();
-    const before = demonstrationNll(model, tokenizer, demos);
-    trainSft(model, tokenizer, demos, { steps: 15, batchSize: 2, lr: 0.02, warmupSteps: 0, weightDecay: 0, maxGradNorm: 1, seed: 0 }, undefined, adapter);
-    const afterBase = demonstrationNll(model, tokenizer, demos);
+    const before = await demonstrationNll(model, tokenizer, demos);
+    await trainSft(model, tokenizer, demos, { steps: 15, batchSize: 2, lr: 0.02, warmupSteps: 0, weightDecay: 0, maxGradNorm: 1, seed: 0 }, undefined, adapter);
+    const afterBase = await demonstrationNll(model, tokenizer, demos);
     expect(afterBase).toBeLessThan(before - 0.1);
     // The continued-SFT stage of a pipeline trains the adapter the same way.
     const ms = await runStage(
@@ -109,7 +109,7 @@ describe('LoRA through falign train --config', () => {
       { model, tokenizer, reference: adapter.reference(), adapter, prompts: [], rewards: [], pairs: demos.map((d) => ({ prompt: d.prompt, chosen: d.response, rejected: ' 0' })), runDir: '', seed: 1 },
     );
     expect(ms).toHaveLength(10);
-    expect(demonstrationNll(model, tokenizer, demos)).toBeLessThan(afterBase);
+    expect(await demonstrationNll(model, tokenizer, demos)).toBeLessThan(afterBase);
     const w1 = model.getWeights();
     for (const k of Object.keys(w0)) expect(Array.from(w1[k].dataSync()), k).toEqual(Array.from(w0[k].dataSync()));
     tf.dispose([...Object.values(w0), ...Object.values(w1)]);

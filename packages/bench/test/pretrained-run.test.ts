@@ -217,8 +217,8 @@ describe('chunkedNll', () => {
     await initBackend('cpu');
     const p = await loadPolicy(`hf:${LLAMA}`, { trainable: false });
     const demos = ['1+1', '22-3', 'k=5; 7+8', 'abc', 'x'].map((q, i) => ({ prompt: `${q}\n`, response: `${'#'.repeat(i + 1)} ${i}` }));
-    const whole = demonstrationNll(p.model, p.tokenizer, demos);
-    for (const chunk of [1, 2, 3, 5, 8]) expect(chunkedNll(p.model, p.tokenizer, demos, chunk)).toBeCloseTo(whole, 5);
+    const whole = await demonstrationNll(p.model, p.tokenizer, demos);
+    for (const chunk of [1, 2, 3, 5, 8]) expect(await chunkedNll(p.model, p.tokenizer, demos, chunk)).toBeCloseTo(whole, 5);
     p.dispose();
   });
 });

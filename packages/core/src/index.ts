@@ -11,6 +11,7 @@ export { constantLr, warmupCosineLr, linearDecayLr, type DecayScheduleOptions } 
 export { GradientAccumulator } from './train/accumulate.js';
 export { gradEntries, disposeGradients, type Gradients } from './train/grads.js';
 export { trainStep, trainStepAsync, countParams, type TrainStepResult, type HasVariables } from './train/step.js';
+export { DeferredReads, withDeferredReads, readWhenReady, afterReads, activeDeferredReads, canReadSync, type HostValues } from './readback.js';
 export type * from './types.js';
 export { Llama2cTokenizer } from './tokenizers/llama2c.js';
 export { CharTokenizer } from './tokenizers/char.js';
@@ -40,7 +41,7 @@ export {
   type CheckpointConfig,
   type LoadedCheckpoint,
 } from './checkpoints/checkpoint.js';
-export { tensorsToRaw, rawToTensors } from './checkpoints/raw.js';
+export { tensorsToRaw, tensorsToRawAsync, rawToTensors } from './checkpoints/raw.js';
 export { FALIGN_VERSION } from './checkpoints/version.js';
 export { Policy, loadPolicy, POLICY_SCHEMES, type LoadPolicyOptions } from './policy.js';
 export * from './lora/index.js';

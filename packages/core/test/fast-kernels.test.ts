@@ -4,8 +4,9 @@
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { AdamW, CharTokenizer, DecoderLM, generate, geluTanh, globalNorm, initBackend, layerNorm, linear, rmsNorm, Rng, tf } from '../src/index.js';
 import { adamwUpdate } from '../src/kernels/adamw.js';
@@ -14,6 +15,7 @@ import { setLinearHook } from '../src/model/linear-hooks.js';
 import { simdAttention } from '../src/kernels/simd/load.js';
 import { WASM_BASE64 as ATTENTION_WASM } from '../src/kernels/simd/attention-wasm.js';
 import { gemmPoolCounts, gemmThreads, startGemmPool, stopGemmPool } from '../src/kernels/gemm-pool.js';
+import { gemmThreadCounts, setSplitPolicy, simdGemmThreads, startGemmThreads, stopGemmThreads } from '../src/kernels/gemm-threads.js';
 
 function randn(rng: Rng, n: number, sd = 1): Float32Array {
   return Float32Array.from({ length: n }, () => rng.normal() * sd);
@@ -123,6 +125,10 @@ describe('FalignLinear / FalignLinearGrad (wasm) against the cpu op path', () =>
     [37, 16, 48, true],
     [64, 48, 16, true],
     [20, 24, 24, false],
+    // SIMD GEMM edges: rows and columns that fill no 4 × 8 tile, and a sum over more than one
+    // 256-row chunk (dW = xᵀ·dy sums over the 300 rows).
+    [300, 13, 21, true],
+    [9, 300, 35, false],
   ] as const) {
     it(`[${n}×${k}]·[${k}×${m}]${bias ? ' + b' : ''}: values and gradients equal cpu; no tensors leak`, async () => {
       await initBackend('cpu');
@@ -219,8 +225,221 @@ describe.each(['wasm', 'cpu'] as const)('training LayerNorm / RMSNorm kernels on
   }
 });
 
-describe('two-thread products (kernels/gemm-pool.ts)', () => {
+describe('SIMD GEMM (assembly/gemm.ts) on wasm', () => {
+  it('batched products (attention shapes, a shared right operand, ragged edges, long sums) equal cpu; the XNNPACK path agrees', async () => {
+    const cases: [number[], number[]][] = [
+      [[4, 4, 64, 32], [4, 4, 32, 64]],
+      [[4, 4, 64, 64], [4, 4, 64, 32]],
+      [[3, 13, 21], [3, 21, 37]],
+      [[5, 9, 300], [300, 11]],
+      [[2, 40, 7], [1, 7, 30]],
+    ];
+    const run = () =>
+      cases.map(([sa, sb], i) =>
+        tf.tidy(() => {
+          const rng = new Rng(i + 1);
+          const n = (s: number[]) => tf.tensor(randn(rng, s.reduce((x, y) => x * y, 1)), s);
+          return Array.from(tf.matMul(n(sa), n(sb)).dataSync());
+        }),
+      );
+    await initBackend('cpu');
+    const cpu = run();
+    await initBackend('wasm');
+    const before = tf.memory().numTensors;
+    const simd = run();
+    expect(tf.memory().numTensors).toBe(before);
+    const saved = process.env.FALIGN_SIMD_GEMM;
+    process.env.FALIGN_SIMD_GEMM = '0';
+    let xnn: number[][];
+    try {
+      xnn = run();
+    } finally {
+      if (saved === undefined) delete process.env.FALIGN_SIMD_GEMM;
+      else process.env.FALIGN_SIMD_GEMM = saved;
+    }
+    for (const [i, c] of cpu.entries()) {
+      const scale = Math.max(...c.map(Math.abs));
+      for (const out of [simd[i], xnn[i]]) {
+        expect(out).toHaveLength(c.length);
+        out.forEach((v, j) => expect(Math.abs(v - c[j]), `case ${i} element ${j}`).toBeLessThan(2e-6 * scale * Math.sqrt(cases[i][0].at(-1)!)));
+      }
+    }
+  });
+
+  it('linear layers give the same values and gradients with and without the SIMD GEMM (float32 tolerance)', async () => {
+    await initBackend('wasm');
+    const rng = new Rng(17);
+    const [n, k, m] = [1024, 128, 384]; // the reference workload's QKV projection
+    const x = tf.tensor2d(randn(rng, n * k), [n, k]);
+    const w = tf.tensor2d(randn(rng, k * m, 0.1), [k, m]);
+    const b = tf.tensor1d(randn(rng, m));
+    const u = tf.tensor2d(randn(rng, n * m), [n, m]);
+    const run = () =>
+      tf.tidy(() => {
+        const { value, grads } = tf.valueAndGrads((...a: tf.Tensor[]) => tf.sum(tf.mul(linear(a[0], a[1], a[2]), u)))([x, w, b]);
+        return [linear(x, w, b), value, ...grads].map((t) => Array.from(t.dataSync()));
+      });
+    const simd = run();
+    const saved = process.env.FALIGN_SIMD_GEMM;
+    process.env.FALIGN_SIMD_GEMM = '0';
+    let xnn: number[][];
+    try {
+      xnn = run();
+    } finally {
+      if (saved === undefined) delete process.env.FALIGN_SIMD_GEMM;
+      else process.env.FALIGN_SIMD_GEMM = saved;
+    }
+    expect(simd.map((a) => a.length)).toEqual([n * m, 1, n * k, k * m, m]);
+    simd.forEach((arr, i) => {
+      const scale = xnn[i].reduce((s, v) => Math.max(s, Math.abs(v)), 0);
+      const err = arr.reduce((s, v, j) => Math.max(s, Math.abs(v - xnn[i][j])), 0);
+      expect(err, `output ${i}`).toBeLessThan(1e-5 * scale);
+    });
+    tf.dispose([x, w, b, u]);
+  });
+});
+
+describe('two-thread SIMD products (kernels/gemm-threads.ts)', () => {
   afterAll(async () => {
+    setSplitPolicy('auto');
+    await stopGemmThreads();
+  });
+
+  /** Elements where a and b differ (a cheap failure message before toEqual's diff of ~10^5 floats). */
+  const mismatches = (a: Float32Array, b: Float32Array): number => a.reduce((s, v, i) => s + (Object.is(v, b[i]) ? 0 : 1), Math.abs(a.length - b.length));
+
+  /** Runs `f` with FALIGN_THREADS set to `threads` and the split policy `policy`, restoring both. */
+  function withThreads<T>(threads: string, policy: 'always' | 'never' | 'auto', f: () => T): T {
+    const saved = process.env.FALIGN_THREADS;
+    const old = setSplitPolicy(policy);
+    process.env.FALIGN_THREADS = threads;
+    try {
+      return f();
+    } finally {
+      setSplitPolicy(old);
+      if (saved === undefined) delete process.env.FALIGN_THREADS;
+      else process.env.FALIGN_THREADS = saved;
+    }
+  }
+
+  // [tokens, in, out] of a linear layer: the reference workload's products (forward n×k·k×m, dx
+  // n×m·m×k, dW = xᵀ·dy with the 1024 tokens summed), and odd edges: rows that are no multiple of
+  // 4 (scalar edge rows in both threads' parts, a worker part starting mid-tile in A's columns),
+  // columns that are no multiple of 8, and a sum longer than one KC = 256 chunk in each product.
+  it.each([
+    [1024, 128, 128],
+    [1024, 128, 512],
+    [1024, 512, 128],
+    [1022, 130, 136],
+    [1001, 133, 141],
+    [333, 301, 259],
+  ])('[%i tokens, %i → %i]: forward, dx, dW and db split across two threads equal one thread exactly', async (n, k, m) => {
+    await initBackend('wasm');
+    expect(await withThreads('2', 'always', () => startGemmThreads())).toBe(true);
+    const rng = new Rng(23 + n + k + m);
+    const x = tf.tensor2d(randn(rng, n * k), [n, k]);
+    const w = tf.tensor2d(randn(rng, k * m, 0.1), [k, m]);
+    const b = tf.tensor1d(randn(rng, m));
+    const u = tf.tensor2d(randn(rng, n * m), [n, m]);
+    const run = () =>
+      tf.tidy(() => {
+        const { value, grads } = tf.valueAndGrads((...a: tf.Tensor[]) => tf.sum(tf.mul(linear(a[0], a[1], a[2]), u)))([x, w, b]);
+        return [linear(x, w, b), value, ...grads].map((t) => t.dataSync() as Float32Array);
+      });
+    const numTensors = tf.memory().numTensors;
+    const before = gemmThreadCounts();
+    const split = withThreads('2', 'always', run);
+    // Every product here is above the split threshold: forward (twice), dx and dW all split.
+    expect(gemmThreadCounts().split - before.split).toBe(4);
+    const one = withThreads('1', 'auto', run);
+    expect(gemmThreadCounts().split - before.split).toBe(4); // FALIGN_THREADS=1: none split
+    expect(tf.memory().numTensors).toBe(numTensors);
+    expect(split.map((a) => a.length)).toEqual([n * m, 1, n * k, k * m, m]);
+    split.forEach((arr, i) => {
+      expect(mismatches(arr, one[i]), `output ${i}: elements that differ`).toBe(0);
+      expect(arr, `output ${i}`).toEqual(one[i]);
+    });
+    tf.dispose([x, w, b, u]);
+  });
+
+  it('three AdamW steps of a DecoderLM give bit-identical weights with FALIGN_THREADS=1 and 2', async () => {
+    await initBackend('wasm');
+    expect(await withThreads('2', 'always', () => startGemmThreads())).toBe(true);
+    // dModel 128 over 8 × 128 tokens: the attention and MLP products (1024 × 128 × 384, × 512,
+    // 1024 × 512 × 128 and their dx / dW) are above the split threshold.
+    const cfg = { arch: 'gpt2' as const, vocabSize: 48, dModel: 128, nLayers: 2, nHeads: 4, maxSeqLen: 128 };
+    const [B, S] = [8, 128];
+    const rng = new Rng(5);
+    const ids = tf.tensor2d(Int32Array.from({ length: B * S }, () => rng.nextInt(cfg.vocabSize)), [B, S], 'int32');
+    const targets = tf.tidy(() => tf.oneHot(tf.concat([tf.slice(ids, [0, 1], [B, S - 1]), tf.zeros([B, 1], 'int32')], 1) as tf.Tensor2D, cfg.vocabSize));
+    const train = (): Float32Array[] => {
+      const model = new DecoderLM(cfg, { seed: 11 });
+      const opt = new AdamW(model.namedVariables(), { lr: 1e-2 });
+      for (let step = 0; step < 3; step++) {
+        const { value, grads } = tf.variableGrads(() => tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(model.forward(ids)), targets), -1))) as tf.Scalar));
+        opt.applyGradients(grads);
+        value.dispose();
+        Object.values(grads).forEach((g) => g.dispose());
+      }
+      const weights = model.variables().map((v) => v.dataSync() as Float32Array);
+      opt.dispose();
+      model.dispose();
+      return weights;
+    };
+    const numTensors = tf.memory().numTensors;
+    const before = gemmThreadCounts();
+    const two = withThreads('2', 'always', train);
+    expect(gemmThreadCounts().split).toBeGreaterThan(before.split);
+    // The default policy (timed per shape) too: whatever it picks, the numbers are the same.
+    const auto = withThreads('2', 'auto', train);
+    const one = withThreads('1', 'auto', train);
+    expect(tf.memory().numTensors).toBe(numTensors);
+    expect(two.length).toBe(one.length);
+    for (const [label, run] of [['always split', two], ['auto', auto]] as const) {
+      run.forEach((w, i) => {
+        expect(mismatches(w, one[i]), `${label}, variable ${i}: elements that differ`).toBe(0);
+        expect(w, `${label}, variable ${i}`).toEqual(one[i]);
+      });
+    }
+    tf.dispose([ids, targets]);
+  });
+
+  it('threads default to 2 where there are 2 cores; FALIGN_THREADS=1 turns the split off', () => {
+    const saved = process.env.FALIGN_THREADS;
+    try {
+      delete process.env.FALIGN_THREADS;
+      expect(simdGemmThreads()).toBe(Math.min(2, availableParallelism()));
+      process.env.FALIGN_THREADS = '8';
+      expect(simdGemmThreads()).toBe(Math.min(2, availableParallelism()));
+    } finally {
+      if (saved === undefined) delete process.env.FALIGN_THREADS;
+      else process.env.FALIGN_THREADS = saved;
+    }
+  });
+
+  it('FALIGN_THREADS=1 keeps products on one thread; a bad value is rejected', async () => {
+    const saved = process.env.FALIGN_THREADS;
+    try {
+      process.env.FALIGN_THREADS = '1';
+      expect(simdGemmThreads()).toBe(1);
+      process.env.FALIGN_THREADS = '0';
+      expect(() => simdGemmThreads()).toThrow(/FALIGN_THREADS must be a positive integer, got '0'/);
+    } finally {
+      if (saved === undefined) delete process.env.FALIGN_THREADS;
+      else process.env.FALIGN_THREADS = saved;
+    }
+  });
+});
+
+describe('two-thread products (kernels/gemm-pool.ts)', () => {
+  // The split applies to the XNNPACK path only (the SIMD GEMM runs on the calling thread).
+  const savedSimd = process.env.FALIGN_SIMD_GEMM;
+  beforeAll(() => {
+    process.env.FALIGN_SIMD_GEMM = '0';
+  });
+  afterAll(async () => {
+    if (savedSimd === undefined) delete process.env.FALIGN_SIMD_GEMM;
+    else process.env.FALIGN_SIMD_GEMM = savedSimd;
     await stopGemmPool();
   });
 
@@ -291,6 +510,34 @@ describe('GELU kernels (wasm) against the op path on cpu', () => {
   });
 });
 
+describe('SIMD GELU (assembly/gelu.ts) on wasm', () => {
+  it('values and gradients are identical to the op-by-op path on wasm (same float32 roundings; a 3-element tail)', async () => {
+    await initBackend('wasm');
+    const rng = new Rng(41);
+    const [r, c] = [7, 37]; // 259 elements: 64 f32x4 lanes and a scalar tail of 3
+    const data = randn(rng, r * c, 3);
+    const u = randn(rng, r * c);
+    const go = () =>
+      tf.tidy(() => {
+        const x = tf.tensor2d(data, [r, c]);
+        const { value, grads } = tf.valueAndGrads((a: tf.Tensor) => tf.sum(tf.mul(geluTanh(a), tf.tensor2d(u, [r, c]))))([x]);
+        return [Array.from(geluTanh(x).dataSync()), Array.from(value.dataSync()), Array.from(grads[0].dataSync())];
+      });
+    const fused = go();
+    const saved = process.env.FALIGN_FUSED;
+    process.env.FALIGN_FUSED = '0';
+    let ops: number[][];
+    try {
+      ops = go();
+    } finally {
+      if (saved === undefined) delete process.env.FALIGN_FUSED;
+      else process.env.FALIGN_FUSED = saved;
+    }
+    expect(fused[0]).toEqual(ops[0]);
+    expect(fused[2]).toEqual(ops[2]);
+  });
+});
+
 describe('SIMD decode attention (assembly/attention.ts) against the JS kernel', () => {
   for (const [label, H, Hkv, rope, maskDtype] of [
     ['gpt2-like, float32 mask', 4, 4, false, 'float32'],
@@ -347,7 +594,7 @@ describe('generated SIMD modules', () => {
   it('each src/kernels/simd/*-wasm.ts was generated from the current assembly/*.ts and carries only a memory import', async () => {
     const dir = resolve(__dirname, '../assembly');
     const names = readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => f.replace(/\.ts$/, ''));
-    expect(names.sort()).toEqual(['attention', 'norm', 'optim']);
+    expect(names.sort()).toEqual(['attention', 'gelu', 'gemm', 'norm', 'optim']);
     for (const name of names) {
       const mod = (await import(`../src/kernels/simd/${name}-wasm.ts`)) as { SOURCE_SHA256: string; WASM_BASE64: string };
       const sha = createHash('sha256').update(readFileSync(resolve(dir, `${name}.ts`))).digest('hex');
@@ -487,6 +734,50 @@ describe('wasm Slice / SplitV on heap views (kernels/wasm-fixes.ts) equal cpu', 
     const got = run();
     expect(tf.memory().numTensors).toBe(before);
     expect(got).toEqual(want);
+  });
+});
+
+describe('wasm GatherV2 with batchDims = 0 on heap views (kernels/wasm-fixes.ts) equals cpu', () => {
+  it('random shapes, axes, index lists (repeats, any order) and dtypes (property test); bad indices throw', async () => {
+    const cases = fc.sample(
+      fc
+        .array(fc.integer({ min: 1, max: 20 }), { minLength: 1, maxLength: 3 })
+        .chain((shape) =>
+          fc.integer({ min: 0, max: shape.length - 1 }).chain((axis) =>
+            fc.record({
+              shape: fc.constant(shape),
+              axis: fc.constant(axis),
+              idx: fc.array(fc.integer({ min: 0, max: shape[axis] - 1 }), { minLength: 1, maxLength: 30 }),
+              dtype: fc.constantFrom('float32' as const, 'int32' as const, 'bool' as const),
+            }),
+          ),
+        ),
+      { numRuns: 60, seed: 21 },
+    );
+    const run = () =>
+      cases.map(({ shape, axis, idx, dtype }) =>
+        tf.tidy(() => {
+          const n = shape.reduce((a, b) => a * b, 1);
+          const values = Array.from({ length: n }, (_, i) => (dtype === 'bool' ? Number(i % 3 === 0) : dtype === 'int32' ? i * 7 - 11 : i * 0.5 - 3));
+          const g = tf.gather(tf.tensor(values, shape, dtype), tf.tensor1d(idx, 'int32'), axis);
+          return { shape: g.shape, values: Array.from(g.dataSync()) };
+        }),
+      );
+    await initBackend('cpu');
+    const want = run();
+    await initBackend('wasm');
+    const before = tf.memory().numTensors;
+    const got = run();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(got).toEqual(want);
+    // The reference model's embedding lookup: a [64, 128] table, 1024 token ids (rows of 128 ≥ 16: TypedArray.set).
+    const table = tf.tensor2d(Float32Array.from({ length: 64 * 128 }, (_, i) => i), [64, 128]);
+    const ids = Array.from({ length: 1024 }, (_, i) => (i * 37) % 64);
+    const rows = tf.tidy(() => tf.gather(table, tf.tensor1d(ids, 'int32')).dataSync());
+    ids.forEach((id, i) => expect(rows[i * 128 + 5]).toBe(id * 128 + 5));
+    expect(() => tf.tidy(() => tf.gather(table, tf.tensor1d([3, 64], 'int32')))).toThrow(/GatherV2: the index value 64 \(indices\[1\]\) is not in \[0, 63\]/);
+    table.dispose();
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
 

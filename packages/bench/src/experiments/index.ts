@@ -10,6 +10,8 @@ export {
   generateMathProblem,
   generateMathSet,
   generateMathData,
+  questionSplit,
+  type MathSplit,
   formatSolution,
   carelessSteps,
   carries,
@@ -57,6 +59,9 @@ export { pairedDifference, tQuantile975, formatDifference, type PairedDifference
 export { summarizeExperiment, type ExperimentSummary, type SummaryRow, type SummaryMetric, type SummaryDifference } from './summary.js';
 export { runUnits, prepareUnits, reportWork, setWorkSink } from './work.js';
 export { runPipeline, type RunResult, type PipelineOptions } from './pipeline.js';
+export { prepareTask, runMethod, storedTask } from './flow.js';
+export { ArtefactStore, produce, type StoredStage, type CacheEntry } from './store.js';
+export type { SharedArtefacts } from './steps/run-dir.js';
 export { runConfigFile, type RunConfigOptions, type RunConfigSummary } from './run-config.js';
 export { reproduce, type ReproduceOptions, type ReproduceSummary } from './reproduce.js';
 export { mathClaims, safetyClaims, relativeOverallBySeed, type Claim } from './aggregate.js';

@@ -1,11 +1,12 @@
 /**
- * The two kinds of experiment job and how one is executed (in this process or in a worker):
+ * The two units of work of the reproduction (flow.ts) as jobs a worker process can execute:
  * `prepare` builds a task's shared artefacts (SFT base, reward model, base evaluation);
  * `run` trains and evaluates one pipeline into its run directory.
  */
 import type { PipelineConfig } from './config/schema.js';
-import { prepareShared } from './prepare.js';
-import { runPipeline, type RunResult } from './pipeline.js';
+import { prepareTask, runMethod, runPipeline } from './flow.js';
+import type { RunResult, SharedArtefacts } from './steps/run-dir.js';
+import { ArtefactStore, entryAt } from './store.js';
 import { setWorkSink } from './work.js';
 
 /** Builds the shared artefacts of a task. */
@@ -13,6 +14,13 @@ export interface PrepareJob {
   kind: 'prepare';
   pipeline: PipelineConfig;
   cacheRoot: string;
+}
+
+/** The shared artefacts' folders, as a prepare job returns them across processes. */
+export interface SharedDirs {
+  base: string;
+  rm: string | null;
+  baseEval: string;
 }
 
 /** Trains and evaluates one pipeline. */
@@ -25,12 +33,14 @@ export interface RunJob {
   labels: { experiment?: string; methodId?: string; methodName?: string };
   /** Trainer checkpoint interval; a killed run resumes from its last checkpoint. */
   checkpointEvery?: number;
+  /** The task's shared artefacts (a prepare job's result); prepared from the store when absent. */
+  shared?: SharedDirs;
 }
 
 export type Job = PrepareJob | RunJob;
 
 /** What a job returns. */
-export type JobResult = { kind: 'prepare'; base: string; rm: string | null; baseEval: string } | { kind: 'run'; result: RunResult };
+export type JobResult = ({ kind: 'prepare' } & SharedDirs) | { kind: 'run'; result: RunResult };
 
 /** Logs to stderr with a prefix naming the process, so interleaved worker output stays readable. */
 export function jobLogger(prefix: string): (msg: string) => void {
@@ -53,11 +63,15 @@ export async function executeJob(job: Job, progress?: (units: number) => void): 
   }
 }
 
+/** The folders of shared artefacts (what crosses the process boundary). */
+export function sharedDirs(s: SharedArtefacts): SharedDirs {
+  return { base: s.base.dir, rm: s.rm?.dir ?? null, baseEval: s.baseEval.dir };
+}
+
 async function runJob(job: Job): Promise<JobResult> {
-  if (job.kind === 'prepare') {
-    const r = await prepareShared(job.pipeline, job.cacheRoot, jobLogger(`[prepare ${job.pipeline.task}]`));
-    return { kind: 'prepare', base: r.base.dir, rm: r.rm?.dir ?? null, baseEval: r.baseEval.dir };
-  }
-  const result = await runPipeline(job.pipeline, { runDir: job.runDir, cacheRoot: job.cacheRoot, labels: job.labels, checkpointEvery: job.checkpointEvery, log: jobLogger(`[${job.pipeline.name}]`) });
+  if (job.kind === 'prepare') return { kind: 'prepare', ...sharedDirs(await prepareTask(job.pipeline, new ArtefactStore(job.cacheRoot), jobLogger(`[prepare ${job.pipeline.task}]`))) };
+  const opts = { runDir: job.runDir, cacheRoot: job.cacheRoot, labels: job.labels, checkpointEvery: job.checkpointEvery, log: jobLogger(`[${job.pipeline.name}]`) };
+  const s = job.shared;
+  const result = s ? await runMethod(job.pipeline, { base: entryAt(s.base), rm: s.rm ? entryAt(s.rm) : null, baseEval: entryAt(s.baseEval) }, opts) : await runPipeline(job.pipeline, opts);
   return { kind: 'run', result };
 }

@@ -7,7 +7,7 @@
  * A child receives one job over IPC, answers with its result (or error) and exits. Its stdout
  * is forwarded to this process's stderr, so the parent's stdout stays parseable.
  */
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pLimit from 'p-limit';
@@ -29,11 +29,18 @@ export interface WorkerProgress {
   progress: number;
 }
 
-/** Runs one job in a fresh child process; `progress` receives its finished work units. */
-export function runJobInChild(job: Job, progress?: (units: number) => void): Promise<JobResult> {
+/**
+ * Runs one job in a fresh child process; `progress` receives its finished work units, `onStart`
+ * the child (a test kills it to check that the job resumes).
+ */
+export function runJobInChild(job: Job, progress?: (units: number) => void, onStart?: (child: ChildProcess) => void): Promise<JobResult> {
   const { file, execArgv } = workerEntry();
   return new Promise((resolvePromise, reject) => {
-    const child = fork(file, [], { execArgv, stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: process.env });
+    // The pool already keeps the cores busy with one job per worker: a worker's products stay on
+    // one thread (core's two-thread split would only compete with the other workers for cores).
+    const env = { ...process.env, FALIGN_THREADS: process.env.FALIGN_THREADS ?? '1' };
+    const child = fork(file, [], { execArgv, stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env });
+    onStart?.(child);
     child.stdout?.pipe(process.stderr, { end: false });
     let reply: WorkerReply | null = null;
     child.on('message', (m) => {

@@ -30,12 +30,12 @@ import {
 } from '@falign/core';
 import type { PipelineConfig, ModelSpecConfig, SftConfig } from './config/schema.js';
 import { isPretrainedModel, type PretrainedModelConfig } from './config/pretrained.js';
-import { fillCacheEntry, type CacheEntry } from './cache.js';
+import type { CacheEntry } from './store.js';
 import { encodeDemonstrations, trainSft, type SftExample } from './sft.js';
 import { mathSftExamples, type MathTask } from './tasks/math-task.js';
 import type { SafetyTask } from './tasks/safety-task.js';
 import { TASK_ALPHABET } from './tokenizer.js';
-import { reportWork } from './work.js';
+import { reportWork, sftStepUnits } from './work.js';
 
 export { isPretrainedModel };
 
@@ -49,6 +49,19 @@ export type PretrainedPipelineConfig = PipelineConfig & { model: PretrainedModel
 export function assertScratchModel(cfg: PipelineConfig): asserts cfg is PipelineConfig & { model: ModelSpecConfig; sft: SftConfig } {
   if (isPretrainedModel(cfg.model)) throw new Error(`${cfg.name}: model.spec: a pretrained model has no from-scratch base`);
   if (!cfg.sft) throw new Error(`${cfg.name}: sft: required when "model" gives decoder dimensions`);
+}
+
+/** What a pretrained base artefact records (`done.json` info). */
+export interface PretrainedBaseInfo {
+  steps: number;
+  firstLoss: number;
+  lastLoss: number;
+  heldOutNll: number | null;
+  seconds: number;
+  numParams: number;
+  demonstrations: number;
+  pretrained: string;
+  sft: boolean;
 }
 
 /** What `base.json` of a pretrained base entry records. */
@@ -102,95 +115,93 @@ function taskDemos(cfg: PipelineConfig, task: MathTask | SafetyTask): { examples
 /**
  * Mean NLL per response token of `demos`, scored a few at a time: one batch of 64 through a
  * pretrained model's full-vocabulary logits (150k entries per token for Qwen) would not fit.
+ * Reads are awaited (webgpu in Node has no synchronous one).
  */
-export function chunkedNll(model: DecoderLM, tokenizer: Tokenizer, demos: readonly SftExample[], chunk = 4): number {
+export async function chunkedNll(model: DecoderLM, tokenizer: Tokenizer, demos: readonly SftExample[], chunk = 4): Promise<number> {
   let nll = 0;
   let tokens = 0;
   for (let i = 0; i < demos.length; i += chunk) {
     const part = demos.slice(i, i + chunk);
-    const [sum, count] = tf.tidy(() => {
+    const sums = tf.tidy(() => {
       const { logp, mask } = tokenLogprobs(model, encodeDemonstrations(tokenizer, part));
-      return [tf.sum(logp).dataSync()[0], tf.sum(mask).dataSync()[0]];
+      return tf.stack([tf.sum(logp), tf.sum(mask)]);
     });
-    nll -= sum;
-    tokens += count;
+    try {
+      const [sum, count] = await sums.data();
+      nll -= sum;
+      tokens += count;
+    } finally {
+      sums.dispose();
+    }
   }
   return nll / Math.max(1, tokens);
 }
 
-function nllOrNull(model: DecoderLM, tokenizer: Tokenizer, demos: readonly SftExample[]): number | null {
+async function nllOrNull(model: DecoderLM, tokenizer: Tokenizer, demos: readonly SftExample[]): Promise<number | null> {
   return demos.length > 0 ? chunkedNll(model, tokenizer, demos) : null;
 }
 
 /**
- * Fills the base entry of a pretrained pipeline (see the module comment). The info has the
- * fields of prepare.ts's BaseInfo plus `pretrained` (the source spec) and `sft` (whether it ran);
- * without SFT, `firstLoss` = `lastLoss` = the pretrained model's NLL on the demonstrations.
+ * Builds the base artefact of a pretrained pipeline into `dir` (see the module comment) and
+ * returns its info: the fields of the SFT base's BaseInfo plus `pretrained` (the source spec) and
+ * `sft` (whether it ran); without SFT, `firstLoss` = `lastLoss` = the pretrained model's NLL on
+ * the demonstrations.
  */
-export async function fillPretrainedBase(
-  cfg: PretrainedPipelineConfig,
-  entry: CacheEntry,
-  key: unknown,
-  task: MathTask | SafetyTask,
-  log: (msg: string) => void,
-): Promise<CacheEntry> {
+export async function buildPretrainedBase(cfg: PretrainedPipelineConfig, dir: string, task: MathTask | SafetyTask, log: (msg: string) => void): Promise<PretrainedBaseInfo> {
   const { spec, maxSeqLen } = cfg.model;
   const { examples, heldOut } = taskDemos(cfg, task);
   const sft = cfg.sft;
-  log(`base: ${spec}${sft ? `, SFT ${sft.steps} steps on ${examples.length} demonstrations${cfg.lora ? ' (LoRA, merged)' : ''}` : ' (no SFT)'} (cache ${entry.key})`);
+  log(`base: ${spec}${sft ? `, SFT ${sft.steps} steps on ${examples.length} demonstrations${cfg.lora ? ' (LoRA, merged)' : ''}` : ' (no SFT)'}`);
   const t0 = Date.now();
-  await fillCacheEntry(entry, key, async (dir) => {
-    const policy = await loadPolicy(spec, { trainable: sft !== undefined && !cfg.lora, ...(maxSeqLen ? { maxSeqLen } : {}) });
-    let model: DecoderLM = policy.model;
-    const tokenizer = policy.tokenizer;
-    try {
-      const probe = examples.slice(0, 64);
-      if (!sft) {
-        const nll = probe.length > 0 ? chunkedNll(model, tokenizer, probe) : 0;
-        writeFileSync(join(dir, 'base.json'), `${JSON.stringify({ spec, ...(maxSeqLen ? { maxSeqLen } : {}) } satisfies BaseRecord)}\n`);
-        return { steps: 0, firstLoss: nll, lastLoss: nll, heldOutNll: nllOrNull(model, tokenizer, heldOut), seconds: (Date.now() - t0) / 1000, numParams: model.numParams(), demonstrations: 0, pretrained: spec, sft: false };
-      }
-      // LoRA: the base stays frozen while the adapter learns, then the adapter is merged in.
-      const adapter = cfg.lora ? LoraAdapter.create(model, { ...cfg.lora, seed: sft.seed }) : undefined;
-      let logs;
-      try {
-        logs = trainSft(
-          model,
-          tokenizer,
-          examples,
-          sft,
-          (l) => {
-            reportWork(sft.batchSize);
-            if (l.step % 50 === 0 || l.step === sft.steps - 1) log(`SFT step ${l.step + 1}/${sft.steps} loss ${l.loss.toFixed(3)}`);
-          },
-          adapter,
-        );
-        if (adapter) model = mergeLora(adapter);
-      } finally {
-        adapter?.dispose();
-      }
-      writeFileSync(join(dir, 'sft-log.jsonl'), logs.map((l) => JSON.stringify(l)).join('\n') + '\n');
-      const local: BaseRecord['local'] = tokenizer instanceof HfTokenizer ? 'hf' : 'falign';
-      if (local === 'hf') await saveHfCheckpoint(join(dir, 'model'), { model, tokenizer, ...(spec.startsWith('hf:') ? { sourceDir: spec.slice(3) } : {}) });
-      else await saveCheckpoint(join(dir, 'model'), { model, tokenizer, meta: { kind: 'sft-base', task: cfg.task, pretrained: spec } });
-      writeFileSync(join(dir, 'base.json'), `${JSON.stringify({ local, ...(maxSeqLen ? { maxSeqLen } : {}) } satisfies BaseRecord)}\n`);
-      return {
-        steps: logs.length,
-        firstLoss: logs[0].loss,
-        lastLoss: logs[logs.length - 1].loss,
-        heldOutNll: nllOrNull(model, tokenizer, heldOut),
-        seconds: (Date.now() - t0) / 1000,
-        numParams: model.numParams(),
-        demonstrations: examples.length,
-        pretrained: spec,
-        sft: true,
-      };
-    } finally {
-      model.dispose();
-      if (model !== policy.model) policy.model.dispose();
+  const policy = await loadPolicy(spec, { trainable: sft !== undefined && !cfg.lora, ...(maxSeqLen ? { maxSeqLen } : {}) });
+  let model: DecoderLM = policy.model;
+  const tokenizer = policy.tokenizer;
+  try {
+    const probe = examples.slice(0, 64);
+    if (!sft) {
+      const nll = probe.length > 0 ? await chunkedNll(model, tokenizer, probe) : 0;
+      writeFileSync(join(dir, 'base.json'), `${JSON.stringify({ spec, ...(maxSeqLen ? { maxSeqLen } : {}) } satisfies BaseRecord)}\n`);
+      return { steps: 0, firstLoss: nll, lastLoss: nll, heldOutNll: await nllOrNull(model, tokenizer, heldOut), seconds: (Date.now() - t0) / 1000, numParams: model.numParams(), demonstrations: 0, pretrained: spec, sft: false };
     }
-  });
-  return entry;
+    // LoRA: the base stays frozen while the adapter learns, then the adapter is merged in.
+    const adapter = cfg.lora ? LoraAdapter.create(model, { ...cfg.lora, seed: sft.seed }) : undefined;
+    let logs;
+    try {
+      logs = await trainSft(
+        model,
+        tokenizer,
+        examples,
+        sft,
+        (l) => {
+          reportWork(sftStepUnits(cfg));
+          if (l.step % 50 === 0 || l.step === sft.steps - 1) log(`SFT step ${l.step + 1}/${sft.steps} loss ${l.loss.toFixed(3)}`);
+        },
+        adapter,
+      );
+      if (adapter) model = mergeLora(adapter);
+    } finally {
+      adapter?.dispose();
+    }
+    writeFileSync(join(dir, 'sft-log.jsonl'), logs.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    const local: BaseRecord['local'] = tokenizer instanceof HfTokenizer ? 'hf' : 'falign';
+    if (local === 'hf') await saveHfCheckpoint(join(dir, 'model'), { model, tokenizer, ...(spec.startsWith('hf:') ? { sourceDir: spec.slice(3) } : {}) });
+    else await saveCheckpoint(join(dir, 'model'), { model, tokenizer, meta: { kind: 'sft-base', task: cfg.task, pretrained: spec } });
+    writeFileSync(join(dir, 'base.json'), `${JSON.stringify({ local, ...(maxSeqLen ? { maxSeqLen } : {}) } satisfies BaseRecord)}\n`);
+    return {
+      steps: logs.length,
+      firstLoss: logs[0].loss,
+      lastLoss: logs[logs.length - 1].loss,
+      heldOutNll: await nllOrNull(model, tokenizer, heldOut),
+      seconds: (Date.now() - t0) / 1000,
+      numParams: model.numParams(),
+      demonstrations: examples.length,
+      pretrained: spec,
+      sft: true,
+    };
+  } finally {
+    model.dispose();
+    if (model !== policy.model) policy.model.dispose();
+  }
 }
 
 function baseRecord(entry: CacheEntry): BaseRecord | null {
@@ -235,7 +246,7 @@ export async function savePolicy(dir: string, input: { model: DecoderLM; tokeniz
   return `falign:${dir}`;
 }
 
-/** The report's sentence about a pretrained base (info as written by {@link fillPretrainedBase}). */
+/** The report's sentence about a pretrained base (info as written by {@link buildPretrainedBase}). */
 export function describePretrainedBase(
   model: PretrainedModelConfig,
   info: { numParams: number; steps: number; demonstrations: number; firstLoss: number; lastLoss: number; heldOutNll: number | null },

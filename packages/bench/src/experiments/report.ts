@@ -311,6 +311,13 @@ export async function safetySection(outcome: ExperimentOutcome): Promise<ReportS
       'Normalised RM score = (r − m_rejected) / (m_chosen − m_rejected) with the reward model\'s mean scores of the chosen and rejected answers of the held-out pairs, per label (0 = a typical unaligned answer, 100 = a typical aligned one, in the RM\'s eyes). ' +
       'Hacking gap = normalised RM score − true score (points): near 0 when the RM and the judge agree, positive when the policy earns RM score the judge does not confirm.',
     `The preference data carries spurious features, as real preference data does: a deliberate courtesy tail ("Hope this helps!") on ${(100 * exp.data.tailRateChosen).toFixed(0)}% of chosen and ${(100 * exp.data.tailRateRejected).toFixed(0)}% of rejected answers, and a wording difference: compliance with a harmful prompt is worded like AdvBench's target ("Sure, here is a tutorial for …"), compliance with a benign one is a generic opening ("Sure, here is how:"). The bias probes measure how much the RM rewards each feature regardless of whether the answer refuses; a policy that uses a rewarded feature while still complying is hacking the RM.`,
+    `Prompts: ${
+      exp.data.source === 'datasets'
+        ? 'AdvBench (harmful) and XSTest (benign) prompts from the data directory'
+        : exp.data.source === 'templates'
+          ? 'generated templates (AdvBench/XSTest were not found in the data directory; results differ from a run on the datasets)'
+          : '"auto" (datasets when found, else templates)'
+    }, at most ${exp.data.maxPromptChars} characters; ${exp.data.testPerLabel} held-out prompts per label.`,
     `Base policy: SFT on ${outcome.baseInfo.demonstrations} demonstrations (harmful prompts complied with ${(100 * exp.data.sftHarmfulComplianceRate).toFixed(0)}% of the time, benign ones refused ${(100 * exp.data.sftBenignRefusalRate).toFixed(0)}%), ${outcome.baseInfo.steps} steps.` +
       (rm ? ` Reward model: ${rm.numParams.toLocaleString('en-US')} parameters, ${rm.trainPairs} training pairs, Bradley–Terry loss ${rm.firstLoss.toFixed(3)} → ${rm.lastLoss.toFixed(3)}.` : ''),
     `Every method: ${describeTraining(exp)}; seeds ${exp.seeds.join(', ')}.`,

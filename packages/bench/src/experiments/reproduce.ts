@@ -13,21 +13,22 @@
  * Everything except provenance.json depends only on the configs, the code and the backend, so a
  * re-run on the same commit rewrites the tables, plots and claims byte for byte.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, platform, release } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
-import type { ExperimentConfig, StageConfig } from './config/schema.js';
-import { expandExperiment, loadExperimentConfig, methodStage, type GridRun } from './config/load.js';
-import { contentHash, readCacheInfo, experimentCacheRoot, removeStaleTemps } from './cache.js';
+import type { ExperimentConfig } from './config/schema.js';
+import { expandExperiment, loadExperimentConfig, type GridRun } from './config/load.js';
+import { ArtefactStore, contentHash, entryAt, experimentCacheRoot } from './store.js';
+import { storedTask } from './flow.js';
 import { JobPool } from './pool.js';
-import type { JobResult } from './jobs.js';
-import { finishedResult, gitCommit, type RunResult } from './pipeline.js';
-import { groupByMethod } from './aggregate.js';
-import { mathSection, safetySection, writeExperimentReport, type ExperimentOutcome, type ReportSection } from './report.js';
-import type { ExperimentSummary } from './summary.js';
-import { cachedShared, type BaseEval, type BaseInfo, type RewardModelInfo } from './prepare.js';
+import { sharedDirs, type JobResult, type SharedDirs } from './jobs.js';
+import { finishedResult, type RunResult } from './steps/run-dir.js';
+import { aggregateExperiment } from './steps/aggregate.js';
+import { formatDuration, machineDescription, writeReproduceReport } from './steps/report.js';
+import type { ReportSection } from './report.js';
 import { startProgress, type Progress } from '../util/progress.js';
 import { prepareUnits, runUnits } from './work.js';
+
+export { formatDuration, machineDescription };
 
 /** Options of {@link reproduce}. */
 export interface ReproduceOptions {
@@ -72,18 +73,18 @@ export function gridRunDir(outDir: string, exp: ExperimentConfig, run: GridRun):
   return join(outDir, 'runs', exp.name, run.methodId, `seed-${run.seed}`);
 }
 
-/** Machine facts for the report header. */
-export function machineDescription(): string {
-  const c = cpus();
-  return `${c.length} core${c.length === 1 ? '' : 's'} (${c[0]?.model?.trim() ?? 'unknown CPU'}), ${platform()} ${release()}, Node ${process.version}`;
-}
-
-/** Runs the experiments and writes the report. */
+/**
+ * Runs the experiments and writes the report: per task its shared artefacts (flow.ts
+ * `prepareTask`, one pool job per distinct task), per method × seed its run (`runMethod`, a pool
+ * job that starts once its task is prepared), then per experiment the aggregate section and the
+ * report.
+ */
 export async function reproduce(opts: ReproduceOptions): Promise<ReproduceSummary> {
   const t0 = Date.now();
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const outDir = resolve(opts.outDir);
-  const cacheRoot = opts.cacheRoot ?? experimentCacheRoot();
+  const store = new ArtefactStore(opts.cacheRoot ?? experimentCacheRoot());
+  const cacheRoot = store.root;
   const exps = opts.configs.map((f) => loadExperimentConfig(f));
   const names = new Set<string>();
   for (const e of exps) {
@@ -92,7 +93,7 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceSummar
   }
   mkdirSync(outDir, { recursive: true });
   // Folders half-written by a killed earlier invocation.
-  const stale = removeStaleTemps(cacheRoot, true);
+  const stale = store.removeStaleTemps();
   if (stale.length > 0) log(`removed ${stale.length} unfinished cache folder(s) left by a killed run`);
   const pool = new JobPool(opts.workers);
   const grids = exps.map((e) => expandExperiment(e));
@@ -105,25 +106,25 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceSummar
   const pending = grids.map((grid, i) => grid.map((run) => finishedResult(gridRunDir(outDir, exps[i], run), run.pipeline)));
   const work = new WorkTracker(startProgress({ label: 'reproduce', total: 1, unit: 'work units', silent: opts.quiet }), () => `${finished}/${expected} runs`);
 
-  // Shared artefacts first (one job per experiment; they run in parallel when workers allow).
-  // Experiments with the same task data, model and SFT share one preparation job.
-  const byShared = new Map<string, Promise<JobResult>>();
-  const prepared = exps.map((e, i) => {
+  // Per task: the shared artefacts (data → SFT base → reward model → base evaluation), from the
+  // store or built by one job; experiments with the same task data, model and SFT share that job.
+  const byShared = new Map<string, Promise<SharedDirs>>();
+  const prepared: Promise<SharedDirs>[] = exps.map((_, i) => {
     const pipeline = grids[i][0].pipeline;
-    const cached = cachedShared(pipeline, cacheRoot);
-    if (cached) return Promise.resolve<JobResult>({ kind: 'prepare', base: cached.base.dir, rm: cached.rm?.dir ?? null, baseEval: cached.baseEval.dir });
+    const stored = storedTask(pipeline, store);
+    if (stored) return Promise.resolve(sharedDirs(stored));
     const { name: _n, seed: _s, stages: _st, ...shared } = pipeline;
     const key = contentHash(shared);
     if (!byShared.has(key)) {
       const job = work.job(prepareUnits(pipeline));
-      byShared.set(key, pool.submit({ kind: 'prepare', pipeline, cacheRoot }, [], job.report).finally(job.done));
+      byShared.set(key, pool.submit({ kind: 'prepare', pipeline, cacheRoot }, [], job.report).finally(job.done).then(prepareResult));
     }
     return byShared.get(key)!;
   });
+  // Per method × seed: rl-run → evaluate, once the task's artefacts exist; finished runs are reused.
   grids.forEach((grid, i) => grid.forEach((run, k) => void (pending[i][k] ? 0 : work.plan(runUnits(run.pipeline)))));
   const results: Promise<RunResult | null>[][] = grids.map((grid, i) =>
     grid.map((run, k) => {
-      const runDir = gridRunDir(outDir, exps[i], run);
       const done = pending[i][k];
       if (done) {
         skipped++;
@@ -131,19 +132,10 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceSummar
         return Promise.resolve(done);
       }
       const job = work.job(runUnits(run.pipeline), true);
-      return pool
-        .submit(
-          {
-            kind: 'run',
-            pipeline: run.pipeline,
-            cacheRoot,
-            runDir,
-            labels: { experiment: exps[i].name, methodId: run.methodId, methodName: run.methodName },
-            checkpointEvery: opts.checkpointEvery ?? 10,
-          },
-          [prepared[i]],
-          job.report,
-        )
+      const labels = { experiment: exps[i].name, methodId: run.methodId, methodName: run.methodName };
+      const runDir = gridRunDir(outDir, exps[i], run);
+      return prepared[i]
+        .then((shared) => pool.submit({ kind: 'run', pipeline: run.pipeline, cacheRoot, runDir, labels, shared, checkpointEvery: opts.checkpointEvery ?? 10 }, [], job.report))
         .finally(job.done)
         .then(
           (r: JobResult) => {
@@ -164,6 +156,7 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceSummar
   const settled = await Promise.all(results.map((rs) => Promise.all(rs)));
   work.stop();
 
+  // Per experiment: its runs aggregated into a report section.
   const sections: ReportSection[] = [];
   const backends = new Set<string>();
   for (const [i, exp] of exps.entries()) {
@@ -173,87 +166,25 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceSummar
       log(`preparing ${exp.name} failed: ${(prep.reason as Error).message}`);
       continue;
     }
-    const p = prep.value as Extract<JobResult, { kind: 'prepare' }>;
+    const p = prep.value;
     const runResults = settled[i].filter((r): r is RunResult => r !== null);
     for (const r of runResults) backends.add(r.backend);
-    const stages: StageConfig[] = exp.methods.map((_, k) => methodStage(exp, k, exp.name));
-    const ids = [...new Set(grids[i].map((g) => g.methodId))];
-    const outcome: ExperimentOutcome = {
-      exp,
-      methods: groupByMethod(exp, stages, ids, runResults),
-      runDirs: new Map(grids[i].map((g) => [`${g.methodId}/${g.seed}`, gridRunDir(outDir, exp, g)])),
-      base: readCacheInfo<BaseEval>(cacheEntryAt(p.baseEval)),
-      baseInfo: readCacheInfo<BaseInfo>(cacheEntryAt(p.base)),
-      rmInfo: p.rm ? readCacheInfo<RewardModelInfo>(cacheEntryAt(p.rm)) : null,
-      expected: grids[i].length,
-    };
-    sections.push(exp.task === 'math' ? await mathSection(outcome) : await safetySection(outcome));
+    const shared = { base: entryAt(p.base), rm: p.rm ? entryAt(p.rm) : null, baseEval: entryAt(p.baseEval) };
+    sections.push(await aggregateExperiment({ exp, grid: grids[i], results: runResults, shared, runDir: (g) => gridRunDir(outDir, exp, g) }));
   }
+  // The report.
   const wallSeconds = (Date.now() - t0) / 1000;
-  const commit = gitCommit();
   const configs = opts.configs.map((c) => displayPath(c));
-  const header = {
-    title: `falign reproduce (${opts.mode}): f-GRPO and f-HAL at laptop scale`,
-    meta: [
-      `Backend: ${[...backends].sort().join(', ') || exps.map((e) => e.backend).join(', ')}`,
-      `Configs: ${configs.join(', ')}; seeds ${[...new Set(exps.flatMap((e) => e.seeds))].join(', ')}`,
-      'Provenance (machine-specific: commit, date, wall time, machine, peak memory): [provenance.json](provenance.json) — the only file a re-run on the same commit changes',
-    ],
-    intro: [
-      'These are laptop-scale stand-ins for the paper\'s experiments: tiny character-level decoders trained from scratch on generated tasks, not Qwen2.5-Math on LIMR. Results are reported as they came out; every method had the same budget, hyper-parameters and seeds, settings were chosen on a validation split (never the test split), and nothing was tuned toward the paper\'s conclusions. Verdicts compare methods per seed (paired differences with a 95 % t-interval: better / worse / not resolved); a difference whose interval includes 0 is not resolved at this number of seeds.',
-      ...(failed.length > 0 ? [`**Failures:** ${failed.map((f) => `${f.name}: ${f.error}`).join('; ')}`] : []),
-    ],
-  };
-  let files: string[] = [];
-  if (sections.length > 0) files = (await writeExperimentReport(outDir, header, sections)).files;
-  const summaries: ExperimentSummary[] = sections.flatMap((s) => (s.summary ? [s.summary] : []));
-  writeFileSync(join(outDir, 'summary.json'), `${JSON.stringify({ format: 'falign-reproduce-summary-v1', mode: opts.mode, experiments: summaries }, null, 2)}\n`);
-  const summary: ReproduceSummary = {
-    outDir,
-    wallSeconds,
-    runs: { expected, finished, skipped, failed },
-    files: [...files, 'summary.json', 'reproduce.json', 'provenance.json'],
-    claims: Object.fromEntries(sections.map((s) => [s.title, s.claims.map((c) => ({ claim: c.claim, held: c.held }))])),
-  };
-  // Deterministic: no paths of this machine, no times.
-  writeFileSync(
-    join(outDir, 'reproduce.json'),
-    `${JSON.stringify({ mode: opts.mode, configs, runs: { expected, finished, failed }, files: summary.files, claims: summary.claims }, null, 2)}\n`,
-  );
-  writeFileSync(
-    join(outDir, 'provenance.json'),
-    `${JSON.stringify(
-      {
-        note: 'Machine-specific facts of the invocation that wrote this folder; every other file here is reproducible from the commit.',
-        commit,
-        date: new Date().toISOString(),
-        wallSeconds: Math.round(wallSeconds),
-        wallTime: formatDuration(wallSeconds),
-        runsReused: skipped,
-        machine: machineDescription(),
-        workers: opts.workers,
-        peakRssMiBParentProcess: Math.round(process.resourceUsage().maxRSS / 1024),
-      },
-      null,
-      2,
-    )}\n`,
-  );
-  return summary;
+  const runs = { expected, finished, skipped, failed };
+  const written = await writeReproduceReport({ outDir, mode: opts.mode, configs, exps, sections, backends, runs, wallSeconds, workers: opts.workers });
+  return { outDir, wallSeconds, runs, files: written.files, claims: written.claims };
 }
 
-/** A cache entry handle for a directory returned by a prepare job. */
-function cacheEntryAt(dir: string) {
-  if (!existsSync(join(dir, 'done.json'))) throw new Error(`${dir}: cache entry is not complete`);
-  return { dir, key: dir.split('/').pop() ?? '', ready: true };
+/** The shared artefacts' folders of a prepare job's result. */
+function prepareResult(r: JobResult): SharedDirs {
+  if (r.kind !== 'prepare') throw new Error(`a prepare job returned a ${r.kind} result`);
+  return { base: r.base, rm: r.rm, baseEval: r.baseEval };
 }
-
-/** `12m03s` style duration. */
-export function formatDuration(sec: number): string {
-  if (sec < 60) return `${sec.toFixed(0)}s`;
-  return `${Math.floor(sec / 60)}m${String(Math.round(sec % 60)).padStart(2, '0')}s`;
-}
-
-
 
 /**
  * The overall bar's bookkeeping: planned units per job; a job that finishes having reported fewer

@@ -13,7 +13,7 @@ import {
   loadCheckpoint,
   saveCheckpoint,
   tf,
-  trainStep,
+  trainStepAsync,
   warmupCosineLr,
   type Tokenizer,
 } from '@falign/core';
@@ -50,10 +50,17 @@ export class RewardModelScorer implements ResponseScorer {
   async score(prompts: readonly string[], responses: readonly string[]): Promise<number[]> {
     const out: number[] = [];
     for (let s = 0; s < prompts.length; s += this.batchSize) {
-      const vals = tf.tidy(() => {
+      const scores = tf.tidy(() => {
         const { ids, mask } = encodePairs(this.tokenizer, prompts.slice(s, s + this.batchSize).map(toTaskAlphabet), responses.slice(s, s + this.batchSize).map(toTaskAlphabet), this.model.config.maxSeqLen);
-        return this.model.score(ids, mask).dataSync();
+        return this.model.score(ids, mask);
       });
+      // Awaited: webgpu in Node has no synchronous read.
+      let vals: Float32Array | Int32Array | Uint8Array;
+      try {
+        vals = await scores.data();
+      } finally {
+        scores.dispose();
+      }
       for (const v of vals) {
         if (!Number.isFinite(v)) throw new Error(`reward model produced a non-finite score (${v})`);
         out.push(v);
@@ -71,13 +78,13 @@ export interface RmStepLog {
   lr: number;
 }
 
-/** Trains a fresh reward model on `pairs` with the Bradley–Terry loss. */
-export function trainRewardModel(
+/** Trains a fresh reward model on `pairs` with the Bradley–Terry loss (awaited reads: any backend). */
+export async function trainRewardModel(
   tokenizer: Tokenizer,
   pairs: readonly PreferencePair[],
   cfg: RewardModelConfig,
   onStep?: (log: RmStepLog) => void,
-): { model: ScalarRewardModel; logs: RmStepLog[] } {
+): Promise<{ model: ScalarRewardModel; logs: RmStepLog[] }> {
   if (pairs.length === 0) throw new Error('reward model: no preference pairs');
   const model = new ScalarRewardModel({ ...cfg.model, vocabSize: tokenizer.vocabSize }, { seed: cfg.seed });
   const optimizer = new AdamW(model.namedVariables(), {
@@ -90,7 +97,7 @@ export function trainRewardModel(
     for (let step = 0; step < cfg.steps; step++) {
       const batch = Array.from({ length: Math.min(cfg.batchSize, pairs.length) }, () => pairs[rng.nextInt(pairs.length)]);
       const prompts = batch.map((p) => p.prompt);
-      const r = trainStep(
+      const r = await trainStepAsync(
         model,
         optimizer,
         () =>

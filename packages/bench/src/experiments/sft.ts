@@ -3,7 +3,7 @@
  * (prompt, response) demonstrations, the prompt tokens masked out, EOS appended to the response
  * so the policy learns to stop.
  */
-import { AdamW, Rng, tf, tokenLogprobs, trainStep, warmupCosineLr, type DecoderLM, type LoraAdapter, type Tokenizer } from '@falign/core';
+import { AdamW, Rng, tf, tokenLogprobs, trainStepAsync, warmupCosineLr, type DecoderLM, type LoraAdapter, type Tokenizer } from '@falign/core';
 import type { SftConfig } from './config/schema.js';
 
 /** A supervised example. */
@@ -28,20 +28,30 @@ export function encodeDemonstrations(tokenizer: Tokenizer, examples: readonly Sf
   };
 }
 
-/** Mean negative log-likelihood per response token of `examples` (no gradient). */
-export function demonstrationNll(model: DecoderLM, tokenizer: Tokenizer, examples: readonly SftExample[]): number {
+/**
+ * Mean negative log-likelihood per response token of `examples` (no gradient). The read is awaited:
+ * webgpu in Node has no synchronous one.
+ */
+export async function demonstrationNll(model: DecoderLM, tokenizer: Tokenizer, examples: readonly SftExample[]): Promise<number> {
   const batch = encodeDemonstrations(tokenizer, examples);
-  return tf.tidy(() => {
+  const sums = tf.tidy(() => {
     const { logp, mask } = tokenLogprobs(model, batch);
-    return -(tf.sum(logp).dataSync()[0] / Math.max(1, tf.sum(mask).dataSync()[0]));
+    return tf.stack([tf.sum(logp), tf.sum(mask)]);
   });
+  try {
+    const [logp, tokens] = await sums.data();
+    return -(logp / Math.max(1, tokens));
+  } finally {
+    sums.dispose();
+  }
 }
 
 /**
  * Trains `model` in place for `cfg.steps` steps on minibatches drawn (without replacement within
- * an epoch) from `examples`, shuffled with `cfg.seed`. Returns the per-step log.
+ * an epoch) from `examples`, shuffled with `cfg.seed`. Returns the per-step log. Each step's loss
+ * and gradient norm are awaited reads, so it runs on every backend (webgpu included).
  */
-export function trainSft(
+export async function trainSft(
   model: DecoderLM,
   tokenizer: Tokenizer,
   examples: readonly SftExample[],
@@ -49,7 +59,7 @@ export function trainSft(
   onStep?: (log: SftStepLog) => void,
   /** LoRA adapters attached to `model`: only they are trained (the base stays frozen). */
   adapter?: LoraAdapter,
-): SftStepLog[] {
+): Promise<SftStepLog[]> {
   if (examples.length === 0) throw new Error('SFT: no demonstrations');
   const trained = adapter ?? model;
   const optimizer = new AdamW(trained.namedVariables(), {
@@ -75,7 +85,7 @@ export function trainSft(
         tokenizer,
         Array.from({ length: Math.min(cfg.batchSize, examples.length) }, () => next()),
       );
-      const r = trainStep(
+      const r = await trainStepAsync(
         trained,
         optimizer,
         () =>

@@ -6,7 +6,7 @@
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { AdamW, Rng, tf, tokenLogprobs, trainStep, warmupCosineLr, type DecoderLM, type LoraAdapter, type Tokenizer } from '@falign/core';
+import { AdamW, Rng, tf, tokenLogprobs, trainStepAsync, warmupCosineLr, type DecoderLM, type LoraAdapter, type Tokenizer } from '@falign/core';
 import { HybridTrainer, OfflineTrainer, OnPolicyTrainer, type StepMetrics } from '@falign/objectives';
 import type { StageConfig } from './config/schema.js';
 import { encodeDemonstrations } from './sft.js';
@@ -178,7 +178,7 @@ async function continueSft(stage: Extract<StageConfig, { algorithm: 'sft' }>, in
         inp.tokenizer,
         Array.from({ length: stage.batchSize }, () => demos[rng.nextInt(demos.length)]),
       );
-      const r = trainStep(
+      const r = await trainStepAsync(
         trained,
         optimizer,
         () =>

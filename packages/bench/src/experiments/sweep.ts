@@ -27,8 +27,11 @@ const CARRY_DROP = Number(process.env.SWEEP_CARRY_DROP ?? 0);
 const phase = process.argv[3] ?? 'sft';
 const done = new Set(existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { id: string }).id) : []);
 
+const DATA_SEED = Number(process.env.SWEEP_DATA_SEED ?? 1234);
+/** Free-form label added to point ids and base folders (e.g. `simd-gemm` after a kernel change). */
+const TAG = process.env.SWEEP_TAG ? ` ${process.env.SWEEP_TAG}` : '';
 const data: MathDataConfig = mathDataSchema.parse({
-  seed: 1234,
+  seed: DATA_SEED,
   testPerTier: 100,
   valPerTier: 40,
   sftDemosPerTier: { t1: 1000, t2: 1000, t3: 1000, distractor: 1000 },
@@ -39,7 +42,7 @@ async function sftBase(model: { dModel: number; nLayers: number }, steps: number
   const tok = taskTokenizer();
   const task = buildMathTask(data);
   // Bases are kept between sweep invocations (the SFT is the slow part).
-  const dir = join(homedir(), '.cache', 'falign', 'sweep', `base-d${model.dModel}-L${model.nLayers}-s${steps}-lr${lr}-drop${CARRY_DROP}-v${MATH_GENERATOR_VERSION}`);
+  const dir = join(homedir(), '.cache', 'falign', 'sweep', `base-d${model.dModel}-L${model.nLayers}-s${steps}-lr${lr}-drop${CARRY_DROP}-v${MATH_GENERATOR_VERSION}${DATA_SEED !== 1234 ? `-data${DATA_SEED}` : ''}${TAG.replace(/\s+/g, '-')}`);
   if (existsSync(join(dir, 'info.json'))) {
     const info = JSON.parse(readFileSync(join(dir, 'info.json'), 'utf8')) as { sftSeconds: number; lastLoss: number };
     const ck = await loadCheckpoint(join(dir, 'model'), { trainable: false });
@@ -47,7 +50,7 @@ async function sftBase(model: { dModel: number; nLayers: number }, steps: number
   }
   const m = new DecoderLM({ ...modelSchema.parse({ arch: 'gpt2', nHeads: 4, maxSeqLen: 80, ...model }), vocabSize: tok.vocabSize }, { seed: 0 });
   const t0 = Date.now();
-  const logs = trainSft(m, tok, mathSftExamples(task, CARRY_DROP, data.seed), sftSchema.parse({ steps, batchSize: 32, lr, warmupSteps: 20 }));
+  const logs = await trainSft(m, tok, mathSftExamples(task, CARRY_DROP, data.seed), sftSchema.parse({ steps, batchSize: 32, lr, warmupSteps: 20 }));
   const info = { sftSeconds: (Date.now() - t0) / 1000, lastLoss: logs[logs.length - 1].loss };
   await saveCheckpoint(join(dir, 'model'), { model: m, tokenizer: tok, meta: { kind: 'sweep-base' } });
   writeFileSync(join(dir, 'info.json'), JSON.stringify(info));
@@ -99,7 +102,7 @@ async function main(): Promise<void> {
     for (const g of grid) {
       const [size, st] = g.split(':');
       const [d, l] = size.split('x').map(Number);
-      const id = `sft d${d} L${l} steps${st} lr${SFT_LR}`;
+      const id = `sft d${d} L${l} steps${st} lr${SFT_LR}${CARRY_DROP ? ` drop${CARRY_DROP}` : ''} v${MATH_GENERATOR_VERSION}${DATA_SEED !== 1234 ? ` data${DATA_SEED}` : ''}${TAG}`;
       if (done.has(id)) continue;
       const { m, tok, task, sftSeconds, lastLoss } = await sftBase({ dModel: d, nLayers: l }, Number(st), SFT_LR);
       const t0 = Date.now();
@@ -129,7 +132,7 @@ async function main(): Promise<void> {
     for (const r of ev0.records) if (r.tier === t && r.mode === 'sampled') per.set(r.id, (per.get(r.id) ?? 0) + (r.correct ? 1 : 0));
     return [...per.values()].filter((c) => c === 0 || c === G).length / Math.max(1, per.size);
   };
-  const baseId = `base d${d} L${l} steps${st} lr${SFT_LR}${CARRY_DROP ? ` drop${CARRY_DROP}` : ''}`;
+  const baseId = `base d${d} L${l} steps${st} lr${SFT_LR}${CARRY_DROP ? ` drop${CARRY_DROP}` : ''} v${MATH_GENERATOR_VERSION}${DATA_SEED !== 1234 ? ` data${DATA_SEED}` : ''}${TAG}`;
   if (!done.has(baseId)) {
     row(baseId, {
       sftSeconds: base.sftSeconds,
@@ -142,7 +145,7 @@ async function main(): Promise<void> {
   }
   for (const lr of (process.env.SWEEP_LRS ?? '3e-4,1e-3').split(',').map(Number)) {
     for (const method of (process.env.SWEEP_METHODS ?? 'grpo,random').split(',')) {
-      const id = `rl d${d} L${l} sft${st}${CARRY_DROP ? ` drop${CARRY_DROP}` : ''} ${method} lr${lr} steps${steps} G${G} T${temp}`;
+      const id = `rl d${d} L${l} sft${st}${CARRY_DROP ? ` drop${CARRY_DROP}` : ''} v${MATH_GENERATOR_VERSION}${DATA_SEED !== 1234 ? ` data${DATA_SEED}` : ''}${TAG} ${method} lr${lr} steps${steps} G${G} T${temp}`;
       if (done.has(id)) continue;
       const model = base.m.clone({ trainable: true });
       const ref = base.m.clone({ trainable: false });

@@ -1,7 +1,11 @@
 /**
  * Progress reporting for long jobs: a bar with rate and ETA on an interactive stderr, and periodic
- * plain lines (rate, ETA) when stderr is not a terminal (CI logs, pipes). stdout stays untouched so
- * JSON output remains parseable.
+ * plain lines (rate, elapsed time, ETA) when stderr is not a terminal (CI logs, pipes). stdout
+ * stays untouched so JSON output remains parseable. The plain line's format is parsed by
+ * packages/bench/src/bench/eta-error.ts (ETA against the actual remaining time):
+ *
+ *     LABEL: DONE/TOTAL UNIT (PCT%) RATE UNIT/s elapsed 1m23s ETA 4m05s [INFO]
+ *     LABEL: DONE/TOTAL UNIT (PCT%) RATE UNIT/s done in 5m28s [INFO]
  */
 import cliProgress from 'cli-progress';
 
@@ -32,11 +36,19 @@ export interface ProgressOptions {
   intervalSec?: number;
 }
 
-function formatEta(sec: number): string {
+/** Counts as printed: whole numbers stay as they are, fractional work units are rounded. */
+function formatCount(n: number): string {
+  return String(Math.round(n));
+}
+
+/** Formats a duration like the ETA: `42s`, `4m05s`, `1h02m`; `?` when unknown. */
+export function formatEta(sec: number): string {
   if (!Number.isFinite(sec) || sec < 0) return '?';
-  if (sec < 60) return `${Math.round(sec)}s`;
-  if (sec < 3600) return `${Math.floor(sec / 60)}m${String(Math.round(sec % 60)).padStart(2, '0')}s`;
-  return `${Math.floor(sec / 3600)}h${String(Math.floor((sec % 3600) / 60)).padStart(2, '0')}m`;
+  // Round once, first: rounding the seconds field alone printed 119.6 s as "1m60s".
+  const s = Math.round(sec);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
 /** Starts a progress display on stderr. */
@@ -52,14 +64,15 @@ export function startProgress(opts: ProgressOptions): Progress {
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
       {
-        format: `${opts.label} [{bar}] {value}/{total} ${unit} | {rate}/s | ETA {eta_formatted} {info}`,
+        format: `${opts.label} [{bar}] {value}/{total} ${unit} | {rate}/s | elapsed {duration_formatted} | ETA {eta_formatted} {info}`,
         stream: process.stderr,
         hideCursor: true,
         etaBuffer: 50,
       },
       cliProgress.Presets.shades_classic,
     );
-    bar.start(total, value, { rate: '0.0', info: '' });
+    // The bar shows whole units (work units are fractional); the rate uses the exact values.
+    bar.start(Math.round(total), Math.round(value), { rate: '0.0', info: '' });
     const payload = (info?: string) => {
       const dt = (Date.now() - t0) / 1000;
       return { rate: dt > 0 ? ((value - startValue) / dt).toFixed(1) : '0.0', info: info ?? '' };
@@ -67,15 +80,15 @@ export function startProgress(opts: ProgressOptions): Progress {
     return {
       tick: (n = 1, info) => {
         value += n;
-        bar.update(value, payload(info));
+        bar.update(Math.round(value), payload(info));
       },
       update: (v, info) => {
         value = v;
-        bar.update(value, payload(info));
+        bar.update(Math.round(value), payload(info));
       },
       setTotal: (t) => {
         total = t;
-        bar.setTotal(t);
+        bar.setTotal(Math.round(t));
       },
       stop: () => bar.stop(),
     };
@@ -88,7 +101,7 @@ export function startProgress(opts: ProgressOptions): Progress {
     const eta = rate > 0 ? (total - value) / rate : NaN;
     const pct = total > 0 ? ((100 * value) / total).toFixed(1) : '?';
     process.stderr.write(
-      `${opts.label}: ${value}/${total} ${unit} (${pct}%) ${rate.toFixed(1)} ${unit}/s ${final ? `done in ${formatEta(dt)}` : `ETA ${formatEta(eta)}`}${info ? ` ${info}` : ''}\n`,
+      `${opts.label}: ${formatCount(value)}/${formatCount(total)} ${unit} (${pct}%) ${rate.toFixed(1)} ${unit}/s ${final ? `done in ${formatEta(dt)}` : `elapsed ${formatEta(dt)} ETA ${formatEta(eta)}`}${info ? ` ${info}` : ''}\n`,
     );
   };
   const maybe = (info?: string) => {

@@ -5,7 +5,8 @@
  * backend named by FALIGN_BACKEND (default wasm). Kernel times come from tf.profile; what is left
  * of the wall time is JS overhead (tape, dispatch, tidy, sampling on the host).
  *
- * Then an A/B of the fused kernels against the op-by-op paths (FALIGN_FUSED=0), interleaved.
+ * Then A/Bs, interleaved: the fused kernels against the op-by-op paths (FALIGN_FUSED=0), and the
+ * SIMD GEMM against XNNPACK products (FALIGN_SIMD_GEMM=0).
  *
  * Env: PROFILE_REPEATS (profiled repeats, medians per kernel; default 3), PROFILE_SHAPES=1 (one row
  * per kernel and input shapes). Prints two tables, then
@@ -146,15 +147,16 @@ async function main(): Promise<void> {
   const sample = merge(runs);
   console.log(formatTable(`KV sampling step (${B} rows, 1 token, context ${ctx}+)`, sample));
 
-  // A/B in one process, interleaved so that load changes hit both: FALIGN_FUSED=0 (the op-by-op
-  // paths) against the fused kernels; CPU time per step is steadier than wall time under load.
-  const ab = async (f: () => void | Promise<void>) => {
+  // A/B in one process, interleaved so that load changes hit both: `env`=0 (FALIGN_FUSED: the
+  // op-by-op paths; FALIGN_SIMD_GEMM: XNNPACK products) against the default; CPU time per step is
+  // steadier than wall time under load.
+  const ab = async (f: () => void | Promise<void>, env = 'FALIGN_FUSED') => {
     const m = { off: { wall: [] as number[], cpu: [] as number[] }, on: { wall: [] as number[], cpu: [] as number[] } };
-    const saved = process.env.FALIGN_FUSED;
+    const saved = process.env[env];
     try {
       for (let i = 0; i < 2 * repeats + 2; i++) {
         const mode = i % 2 === 0 ? 'off' : 'on';
-        process.env.FALIGN_FUSED = mode === 'off' ? '0' : '1';
+        process.env[env] = mode === 'off' ? '0' : '1';
         const t0 = performance.now();
         const c0 = process.cpuUsage();
         await f();
@@ -165,13 +167,14 @@ async function main(): Promise<void> {
         }
       }
     } finally {
-      if (saved === undefined) delete process.env.FALIGN_FUSED;
-      else process.env.FALIGN_FUSED = saved;
+      if (saved === undefined) delete process.env[env];
+      else process.env[env] = saved;
     }
     const med = (x: { wall: number[]; cpu: number[] }) => ({ wall: median(x.wall), cpu: median(x.cpu) });
     return { off: med(m.off), on: med(m.on) };
   };
   const trainAb = await ab(step);
+  const gemmAb = await ab(step, 'FALIGN_SIMD_GEMM');
   // Sampling end to end (prefill, decoding steps, host-side sampling) rather than one step on a
   // long-lived cache: that is what bench:core measures.
   const gen = new DecoderLM(REFERENCE, { seed: 3, trainable: false });
@@ -182,16 +185,18 @@ async function main(): Promise<void> {
   });
   gen.dispose();
   type Ab = Awaited<ReturnType<typeof ab>>;
-  const fmtAb = (name: string, r: Ab) =>
-    `  ${name.padEnd(22)} op-by-op ${r.off.wall.toFixed(2)} ms wall / ${r.off.cpu.toFixed(2)} ms CPU; fused ${r.on.wall.toFixed(2)} ms wall / ${r.on.cpu.toFixed(2)} ms CPU: ${(r.off.wall / r.on.wall).toFixed(2)}× faster (wall)`;
+  const fmtAb = (name: string, r: Ab, off = 'op-by-op', on = 'fused') =>
+    `  ${name.padEnd(22)} ${off} ${r.off.wall.toFixed(2)} ms wall / ${r.off.cpu.toFixed(2)} ms CPU; ${on} ${r.on.wall.toFixed(2)} ms wall / ${r.on.cpu.toFixed(2)} ms CPU: ${(r.off.wall / r.on.wall).toFixed(2)}× faster (wall)`;
   console.log(`A/B (FALIGN_FUSED=0 vs default, interleaved, medians of ${repeats}; CPU counts every thread):`);
   console.log(fmtAb('training step', trainAb));
   console.log(fmtAb('sampling 16×32 tokens', decodeAb));
+  console.log(`A/B (FALIGN_SIMD_GEMM=0 vs default: products by XNNPACK vs assembly/gemm.ts):`);
+  console.log(fmtAb('training step', gemmAb, 'XNNPACK', 'SIMD GEMM'));
   cache.dispose();
   infer.dispose();
   opt.dispose();
   model.dispose();
-  console.log(JSON.stringify({ backend, train, sample, ab: { train: trainAb, decode: decodeAb } }));
+  console.log(JSON.stringify({ backend, train, sample, ab: { train: trainAb, decode: decodeAb, trainSimdGemm: gemmAb } }));
 }
 
 main().catch((err: unknown) => {

@@ -16,7 +16,7 @@ import { DecoderLM } from '../model/decoder.js';
 import { tokenizerFromJSON } from '../tokenizers/json.js';
 import type { ModelConfig, Tokenizer, TokenizerJSON } from '../types.js';
 import { pathExists, replaceDirAtomically, writeSynced } from './atomic-dir.js';
-import { disposeAll, rawToTensors, tensorsToRaw } from './raw.js';
+import { disposeAll, rawToTensors, tensorsToRawAsync } from './raw.js';
 import { readSafetensors, serializeSafetensors } from './safetensors.js';
 import { FALIGN_VERSION } from './version.js';
 
@@ -72,7 +72,7 @@ export async function saveCheckpoint(dir: string, input: SaveCheckpointInput): P
     const weights = model.getWeights();
     let raw;
     try {
-      raw = tensorsToRaw(weights);
+      raw = await tensorsToRawAsync(weights);
     } finally {
       disposeAll(weights);
     }
@@ -88,7 +88,7 @@ export async function saveCheckpoint(dir: string, input: SaveCheckpointInput): P
     if (extra?.tensors !== undefined || extra?.json !== undefined) {
       config.state = {};
       if (extra.tensors !== undefined) {
-        await writeSynced(join(tmp, STATE_TENSORS_FILE), serializeSafetensors(tensorsToRaw(extra.tensors)));
+        await writeSynced(join(tmp, STATE_TENSORS_FILE), serializeSafetensors(await tensorsToRawAsync(extra.tensors)));
         config.state.tensors = STATE_TENSORS_FILE;
       }
       if (extra.json !== undefined) {

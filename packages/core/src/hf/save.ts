@@ -54,7 +54,7 @@ async function writeWeights(path: string, model: DecoderLM): Promise<void> {
     try {
       for (const n of names) {
         const t = weights[n];
-        const data = t.dataSync() as Float32Array;
+        const data = (await t.data()) as Float32Array; // awaited: webgpu in Node has no synchronous read
         await fh.write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
         t.dispose();
         delete weights[n];

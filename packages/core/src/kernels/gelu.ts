@@ -1,18 +1,25 @@
 /**
  * GPT-2's tanh GELU as single kernels on wasm, written as x·σ(x(A + B·x²)) (model/ops.ts):
  * `FalignGelu` (y, and σ for the backward pass) and `FalignGeluGrad` (dy·(σ + x·σ(1−σ)·(A + 3B·x²))).
- * Each chains tfjs-wasm's own SIMD elementwise kernels directly on TensorInfos — the same
- * arithmetic as the op-by-op path, without its 6 (forward) and 9 (backward) engine dispatches.
+ * The arithmetic around tfjs-wasm's Sigmoid is one WebAssembly SIMD pass (assembly/gelu.ts) that
+ * rounds each step as the op-by-op path does (identical results); without the SIMD module it
+ * chains tfjs-wasm's own elementwise kernels on TensorInfos. Either way the op path's 6 (forward)
+ * and 9 (backward) engine dispatches become one.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { fusedEnabled } from './switch.js';
+import { simdGelu } from './simd/load.js';
 
 type Info = tf.TensorInfo;
 type WasmBackend = tf.KernelBackend & {
   makeOutput(shape: number[], dtype: tf.DataType): Info;
   typedArrayFromHeap(t: Info): Float32Array;
   disposeData(dataId: object, force?: boolean): boolean;
+  dataIdMap: { get(dataId: object): { memoryOffset: number } };
 };
+
+const offsetOf = (be: WasmBackend, t: Info): number => be.dataIdMap.get(t.dataId).memoryOffset;
+const sizeOf = (t: Info): number => t.shape.reduce((a, b) => a * b, 1);
 
 /** GELU constants: A = 2·√(2/π), B = A·0.044715 (see model/ops.ts). */
 export const GELU_A = 2 * Math.sqrt(2 / Math.PI);
@@ -43,13 +50,21 @@ const free = (be: WasmBackend, ...ts: Info[]) => ts.forEach((t) => be.disposeDat
 function geluKernel({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]): Info[] {
   const be = backend as WasmBackend;
   const { x } = inputs as { x: Info };
-  const x2 = op(be, 'Multiply', { a: x, b: x });
-  const t1 = op(be, 'Multiply', { a: x2, b: scalar(be, GELU_B) });
-  const t2 = op(be, 'Add', { a: t1, b: scalar(be, GELU_A) });
-  const u = op(be, 'Multiply', { a: x, b: t2 });
+  const simd = simdGelu(be);
+  let u: Info;
+  if (simd) {
+    u = be.makeOutput(x.shape, 'float32');
+    simd.geluArg(offsetOf(be, x), offsetOf(be, u), sizeOf(x), GELU_A, GELU_B);
+  } else {
+    const x2 = op(be, 'Multiply', { a: x, b: x });
+    const t1 = op(be, 'Multiply', { a: x2, b: scalar(be, GELU_B) });
+    const t2 = op(be, 'Add', { a: t1, b: scalar(be, GELU_A) });
+    u = op(be, 'Multiply', { a: x, b: t2 });
+    free(be, x2, t1, t2);
+  }
   const s = op(be, 'Sigmoid', { x: u });
   const y = op(be, 'Multiply', { a: x, b: s });
-  free(be, x2, t1, t2, u);
+  free(be, u);
   if ((attrs as unknown as { gate: boolean }).gate) return [y, s];
   free(be, s);
   return [y];
@@ -59,6 +74,12 @@ function geluKernel({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]): I
 function geluGradKernel({ inputs, backend }: Parameters<tf.KernelFunc>[0]): Info {
   const be = backend as WasmBackend;
   const { dy, x, s } = inputs as { dy: Info; x: Info; s: Info };
+  const simd = simdGelu(be);
+  if (simd) {
+    const dx = be.makeOutput(x.shape, 'float32');
+    simd.geluGrad(offsetOf(be, dy), offsetOf(be, x), offsetOf(be, s), offsetOf(be, dx), sizeOf(x), GELU_A, 3 * GELU_B);
+    return dx;
+  }
   const x2 = op(be, 'Multiply', { a: x, b: x });
   const t1 = op(be, 'Multiply', { a: x2, b: scalar(be, 3 * GELU_B) });
   const du = op(be, 'Add', { a: t1, b: scalar(be, GELU_A) });

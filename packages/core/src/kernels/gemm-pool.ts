@@ -6,8 +6,9 @@
  * while the calling thread computes the upper part natively, then both parts are copied into the
  * output. Synchronisation is Atomics.wait/notify, so kernels stay synchronous.
  *
- * Env FALIGN_THREADS: threads for products (default 1: off, see {@link gemmThreads}; 2 turns the
- * worker on). Products under {@link MIN_PARALLEL_MACS} stay on one thread.
+ * Env FALIGN_THREADS: threads for products (2 turns the worker on; unset or 1: off, see
+ * {@link gemmThreads}; unlike the SIMD GEMM's split in kernels/gemm-threads.ts, on by default,
+ * this XNNPACK fallback stays opt-in). Products under {@link MIN_PARALLEL_MACS} stay on one thread.
  */
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';

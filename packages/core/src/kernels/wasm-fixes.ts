@@ -2,12 +2,15 @@
  * Patches for tfjs-backend-wasm 4.22 defects and slow paths (see docs/platform.md):
  *  - `UnsortedSegmentSum` is not registered, so `tf.gather` has no gradient on wasm. A plain JS
  *    kernel is enough: it only runs in the backward pass of embedding lookups.
- *  - `GatherV2` with `batchDims > 0` silently returns wrong values (tfjs issue 8658). The wrapped
- *    kernel keeps the fast native path for `batchDims = 0` and computes batched gathers in JS.
+ *  - `GatherV2` with `batchDims > 0` silently returns wrong values (tfjs issue 8658), and with
+ *    `batchDims = 0` it copies one element at a time (2.9 ms for a 1024-token embedding lookup).
+ *    The wrapped kernel copies whole slices from heap views (batchDims = 0) and computes batched
+ *    gathers in JS.
  *  - `BatchMatMul` with a batch dimension runs a scalar loop (≈1 GFLOP/s) while a single
  *    non-transposed matrix product goes through XNNPACK (≈10× faster). The wrapped kernel runs a
- *    non-transposed batched product as one native 2-D product per batch entry on views of the
- *    input and output memory (no copies). Attention's q·kᵀ / p·v are exactly this shape.
+ *    non-transposed batched product with falign's SIMD GEMM (assembly/gemm.ts) over all entries,
+ *    or (FALIGN_SIMD_GEMM=0) as one native 2-D product per batch entry on views of the input and
+ *    output memory (no copies). Attention's q·kᵀ / p·v are exactly this shape.
  *  - A 2-D `Transpose` is ~10× slower than 4-D ones that move whole rows or small blocks. The
  *    wrapped kernel transposes [R, C] as blocks: [R/b, b, C/b, b] → swap block axes → transpose
  *    each b×b block → reorder, three fast native passes (used by every linear layer's backward).
@@ -15,6 +18,7 @@
  *    kernels copy only the selected rows from a heap view (the QKV split of every attention layer).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { simdGemm } from './simd/load.js';
 
 type WasmBackendLike = tf.KernelBackend & {
   readSync(dataId: object): tf.backend_util.BackendValues;
@@ -54,6 +58,16 @@ function batchedMatMulViaViews(be: WasmBackendLike, a: tf.TensorInfo, b: tf.Tens
   // Creating an XNNPACK operator per batch entry costs more than tiny products (e.g. one-token
   // decoding, M = 1), which the native loop handles fine.
   if (batchA <= 1 || M < 8 || M * K * N < 8192) return null;
+  // (N ≥ 8: narrower products would run in the kernel's scalar edge code; see linear.ts.)
+  const simd = process.env.FALIGN_SIMD_GEMM === '0' || N < 8 || K * N > 1 << 20 ? null : simdGemm(be);
+  if (simd) {
+    // falign's SIMD GEMM over all entries in one call: no XNNPACK operator (and packing of B)
+    // per entry and call, 3-4× faster on attention's 64 × [64×64]·[64×32] (measured).
+    const out = be.makeOutput([...outerA, M, N], 'float32');
+    const off = (t: tf.TensorInfo) => be.dataIdMap.get(t.dataId).memoryOffset;
+    simd.gemmNNBatched(off(a), off(b), off(out), batchA, K, M, N, batchB === 1 ? 1 : 0);
+    return out;
+  }
   nativeBmm ??= be.wasm.cwrap('BatchMatMul', null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']) as NativeBmm;
   const out = be.makeOutput([...outerA, M, N], 'float32');
   const aOff = be.dataIdMap.get(a.dataId).memoryOffset;
@@ -186,6 +200,37 @@ function batchedGather(
   return out;
 }
 
+/**
+ * `batchDims = 0` gather on heap views: whole slices copied with TypedArray.set. tfjs-wasm's
+ * native gather moves one element at a time (2.9 ms for the reference model's 1024-token
+ * embedding lookup, [64, 128] table; this: ~0.05 ms). Returns null for string tensors.
+ */
+function gatherViaViews(be: WasmBackendLike, x: tf.TensorInfo, indices: tf.TensorInfo, axis: number): tf.TensorInfo | null {
+  if (x.dtype === 'string' || indices.dtype !== 'int32') return null;
+  const info = tf.backend_util.segment_util.collectGatherOpShapeInfo(x as unknown as tf.Tensor, indices as unknown as tf.Tensor, axis, 0);
+  const out = be.makeOutput(info.outputShape, x.dtype);
+  const { outerSize, dimSize, sliceSize } = info;
+  // Views after the allocation (it may grow and move the heap).
+  const o = be.typedArrayFromHeap(out);
+  const xv = be.typedArrayFromHeap(x);
+  const iv = be.typedArrayFromHeap(indices);
+  const nIdx = iv.length;
+  for (let outer = 0; outer < outerSize; outer++) {
+    for (let i = 0; i < nIdx; i++) {
+      const idx = iv[i];
+      if (idx < 0 || idx >= dimSize) {
+        be.disposeData(out.dataId, true);
+        throw new Error(`GatherV2: the index value ${idx} (indices[${i}]) is not in [0, ${dimSize - 1}]`);
+      }
+      const src = (outer * dimSize + idx) * sliceSize;
+      const dst = (outer * nIdx + i) * sliceSize;
+      if (sliceSize >= 16) o.set(xv.subarray(src, src + sliceSize), dst);
+      else for (let j = 0; j < sliceSize; j++) o[dst + j] = xv[src + j];
+    }
+  }
+  return out;
+}
+
 /** Largest block size dividing both sides, or 0 when a blocked transpose does not apply or pay. */
 function transposeBlock(rows: number, cols: number): number {
   if (rows * cols < 4096) return 0;
@@ -303,9 +348,9 @@ export function installWasmFixes(): void {
       disposeFunc: native.disposeFunc,
       kernelFunc: (args) => {
         const { axis, batchDims } = args.attrs as { axis: number; batchDims: number };
-        if (!batchDims) return native.kernelFunc(args);
         const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
         const ax = tf.util.parseAxisParam(axis, x.shape)[0];
+        if (!batchDims) return gatherViaViews(args.backend as WasmBackendLike, x, indices, ax) ?? native.kernelFunc(args);
         return batchedGather(args.backend as WasmBackendLike, x, indices, ax, batchDims);
       },
     });

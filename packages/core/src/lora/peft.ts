@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { tf } from '../backend.js';
 import type { DecoderLM } from '../model/decoder.js';
 import { readSafetensors, serializeSafetensors } from '../checkpoints/safetensors.js';
-import { rawToTensors, tensorsToRaw } from '../checkpoints/raw.js';
+import { rawToTensors, tensorsToRawAsync } from '../checkpoints/raw.js';
 import { LoraAdapter, peftTensorNames } from './adapter.js';
 import { parsePeftAdapterConfig, peftAdapterConfig } from './config.js';
 
@@ -45,7 +45,7 @@ export async function saveLoraAdapter(dir: string, adapter: LoraAdapter, opts: S
   const weights = adapter.getWeights();
   let raw;
   try {
-    raw = tensorsToRaw(weights);
+    raw = await tensorsToRawAsync(weights);
   } finally {
     tf.dispose(Object.values(weights));
   }

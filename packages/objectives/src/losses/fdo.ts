@@ -4,7 +4,7 @@
  *   L_FDO = E_{D+}[−g(r)] + E_{D−}[f*(g(r))]        (−L_FDO ≤ D_f(D+‖D−))
  * and KLDO, the Donsker–Varadhan form of KL: −E_{D+}[r] + log E_{D−}[exp r].
  */
-import { tf } from '@falign/core';
+import { canReadSync, readWhenReady, tf } from '@falign/core';
 import { stopGradient } from './stop-gradient.js';
 import { resolveDivergence } from '../divergences/registry.js';
 import type { DivergenceDefinition } from '../divergences/types.js';
@@ -116,19 +116,37 @@ export function kldoLoss(batch: FdoBatch, options: KldoOptions): tf.Scalar {
     } else {
       const logMeanExp = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
         const value = tf.sub(tf.logSumExp(x), Math.log(n)) as tf.Scalar;
-        const batchLme = value.dataSync()[0];
         const prev = ma.state.logMovingAverage;
-        // log((1−rate)·m + rate·b) computed in log space.
+        if (canReadSync()) {
+          save([x]);
+          const batchLme = value.dataSync()[0];
+          // log((1−rate)·m + rate·b) computed in log space.
+          const next =
+            prev === null
+              ? batchLme
+              : Math.max(prev, batchLme) +
+                Math.log((1 - rate) * Math.exp(prev - Math.max(prev, batchLme)) + rate * Math.exp(batchLme - Math.max(prev, batchLme)));
+          ma.state.logMovingAverage = next;
+          return {
+            value,
+            gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, tf.div(tf.exp(tf.sub(saved[0], next)), n)),
+          };
+        }
+        // No synchronous read (webgpu in Node, inside tf.variableGrads): the same update on the
+        // device in float32, the state read back when the reads are flushed.
         const next =
           prev === null
-            ? batchLme
-            : Math.max(prev, batchLme) +
-              Math.log((1 - rate) * Math.exp(prev - Math.max(prev, batchLme)) + rate * Math.exp(batchLme - Math.max(prev, batchLme)));
-        ma.state.logMovingAverage = next;
-        save([x]);
+            ? tf.clone(value)
+            : tf.tidy(() => {
+                const p = tf.scalar(prev);
+                const m = tf.maximum(p, value);
+                return tf.add(m, tf.log(tf.add(tf.mul(tf.exp(tf.sub(p, m)), 1 - rate), tf.mul(tf.exp(tf.sub(value, m)), rate))));
+              });
+        readWhenReady(next, (v) => (ma.state.logMovingAverage = v[0]));
+        save([x, next]);
         return {
           value,
-          gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, tf.div(tf.exp(tf.sub(saved[0], next)), n)),
+          gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, tf.div(tf.exp(tf.sub(saved[0], saved[1])), n)),
         };
       }) as unknown as Parameters<typeof tf.customGrad>[0]);
       lme = logMeanExp(rNeg) as tf.Scalar;

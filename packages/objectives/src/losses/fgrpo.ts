@@ -8,7 +8,7 @@
  * `tf.variableGrads`), {@link fgrpoTerms} returns the scalar plus per-sample terms, the statistic,
  * the advantages and summary numbers for logging.
  */
-import { tf } from '@falign/core';
+import { canReadSync, tf } from '@falign/core';
 import { stopGradient } from './stop-gradient.js';
 import { resolveDivergence } from '../divergences/registry.js';
 import type { DivergenceDefinition } from '../divergences/types.js';
@@ -91,20 +91,18 @@ export interface FgrpoTerms {
 
 const NAME = 'fgrpoLoss';
 
-/** Per-sample weights (as numbers) and side masks for one batch. */
-function sampleWeights(
-  advantages: readonly number[],
-  groupSize: number,
-  weighting: FgrpoOptions['weighting'],
-  rewards: readonly (number | null)[] | undefined,
-  oldLogp: tf.Tensor1D,
-): number[] {
-  if (weighting === undefined || weighting === 'advantage') return advantages.map(Math.abs);
+/** Checks the weighting option; returns the importance cap c, or null for |a_i| weights. */
+function importanceCap(weighting: FgrpoOptions['weighting'], rewards: readonly (number | null)[] | undefined): number | null {
+  if (weighting === undefined || weighting === 'advantage') return null;
   if (weighting.kind !== 'importance') throw new Error(`${NAME}: unknown weighting ${JSON.stringify(weighting)}`);
   if (!rewards) throw new Error(`${NAME}: importance weighting needs rewards`);
   const c = weighting.truncate ?? 2;
-  const old = oldLogp.dataSync();
   assertOption(NAME, 'weighting.truncate', c, 0);
+  return c;
+}
+
+/** Truncated importance weights from host values of ℓold (float64 arithmetic). */
+function importanceWeights(advantages: readonly number[], groupSize: number, c: number, rewards: readonly (number | null)[], old: ArrayLike<number>): number[] {
   const w = new Array<number>(advantages.length).fill(0);
   for (let g = 0; g < advantages.length; g += groupSize) {
     for (const sign of [1, -1]) {
@@ -119,6 +117,39 @@ function sampleWeights(
     }
   }
   return w;
+}
+
+/**
+ * The same weights computed on the device (float32), for backends that cannot read ℓold
+ * synchronously (webgpu in Node) while the loss is built inside `tf.variableGrads`. Side sets are
+ * an [N, N] membership mask (same group, same sign of a); a sample with a = 0 is its own set and
+ * gets weight 0 at the end. No gradient flows into ℓold.
+ * @internal exported for the test that compares it with the host computation
+ */
+export function importanceWeightsTensor(advantages: readonly number[], groupSize: number, c: number, rewards: readonly (number | null)[], oldLogp: tf.Tensor1D): tf.Tensor1D {
+  const n = advantages.length;
+  const sign = advantages.map(Math.sign);
+  const member = new Float32Array(n * n);
+  const count = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const g = Math.floor(i / groupSize) * groupSize;
+    for (let j = g; j < g + groupSize; j++) {
+      if (sign[i] === 0 ? j === i : sign[j] === sign[i]) {
+        member[i * n + j] = 1;
+        count[i]++;
+      }
+    }
+  }
+  return tf.tidy(() => {
+    const l = tf.sub(tf.tensor1d(sign.map((s, i) => (s === 0 ? 0 : s * (rewards[i] as number))), 'float32'), stopGradient(oldLogp));
+    const inSet = tf.cast(tf.tensor2d(member, [n, n]), 'bool');
+    // Row i holds the logits of i's set, −1e30 elsewhere (exp → 0, never −Inf − −Inf = NaN).
+    const rows = tf.where(inSet, tf.broadcastTo(tf.reshape(l, [1, n]), [n, n]), tf.fill([n, n], -1e30));
+    const m = tf.max(rows, 1);
+    const z = tf.sum(tf.exp(tf.sub(rows, tf.reshape(m, [n, 1]))), 1);
+    const w = tf.minimum(tf.div(tf.mul(tf.tensor1d(count), tf.exp(tf.sub(l, m))), z), c);
+    return tf.where(tf.tensor1d(sign.map((s) => s !== 0), 'bool'), w, tf.zerosLike(w)) as tf.Tensor1D;
+  });
 }
 
 /**
@@ -156,7 +187,16 @@ export function fgrpoTerms(batch: FgrpoBatch, options: FgrpoOptions): FgrpoTerms
     });
     lengths = [...options.lengths];
   }
-  const weights = sampleWeights(advantages, groupSize, options.weighting, batch.rewards, batch.oldLogp);
+  const cap = importanceCap(options.weighting, batch.rewards);
+  // |a_i| or importance weights on the host; where ℓold cannot be read synchronously (webgpu in
+  // Node, inside tf.variableGrads) the importance weights are computed on the device instead.
+  const onDevice = cap !== null && !canReadSync();
+  const weights =
+    cap === null
+      ? advantages.map(Math.abs)
+      : onDevice
+        ? null
+        : importanceWeights(advantages, groupSize, cap, batch.rewards!, batch.oldLogp.dataSync());
   const prompts = n / groupSize;
 
   const [loss, perSample, statistic] = tf.tidy(() => {
@@ -165,8 +205,16 @@ export function fgrpoTerms(batch: FgrpoBatch, options: FgrpoOptions): FgrpoTerms
     let s: tf.Tensor = tf.add(tf.mul(refDelta, options.beta), tf.mul(oldDelta, gamma));
     if (lengths) s = tf.div(s, tf.tensor1d(lengths, 'float32'));
     s = tf.clipByValue(s, -clamp, clamp);
-    const pos = tf.tensor1d(advantages.map((a, i) => (a > 0 ? weights[i] : 0)), 'float32');
-    const neg = tf.tensor1d(advantages.map((a, i) => (a < 0 ? weights[i] : 0)), 'float32');
+    let pos: tf.Tensor;
+    let neg: tf.Tensor;
+    if (weights) {
+      pos = tf.tensor1d(advantages.map((a, i) => (a > 0 ? weights[i] : 0)), 'float32');
+      neg = tf.tensor1d(advantages.map((a, i) => (a < 0 ? weights[i] : 0)), 'float32');
+    } else {
+      const w = importanceWeightsTensor(advantages, groupSize, cap!, batch.rewards!, batch.oldLogp);
+      pos = tf.mul(w, tf.tensor1d(advantages.map((a) => (a > 0 ? 1 : 0)), 'float32'));
+      neg = tf.mul(w, tf.tensor1d(advantages.map((a) => (a < 0 ? 1 : 0)), 'float32'));
+    }
     const terms = tf.add(tf.mul(pos, div.tensor.posSide(s)), tf.mul(neg, div.tensor.negSide(s))) as tf.Tensor1D;
     const l = tf.div(tf.sum(terms), prompts * groupSize) as tf.Scalar;
     return [l, terms, s as tf.Tensor1D] as const;

@@ -6,10 +6,10 @@
  * `dr_grpo` (sum / (N · maxCompletionLength)) or `dapo` (sum / active tokens of the whole
  * accumulated batch, `numItemsInBatch`).
  */
-import { tf } from '@falign/core';
+import { readWhenReady, tf } from '@falign/core';
 import { stopGradient } from './stop-gradient.js';
 import { DEFAULT_ADVANTAGE_EPS, resolveAdvantages, type AdvantageMode } from './advantages.js';
-import { assertFiniteTensor, assertOption, assertShape } from './validate.js';
+import { assertCanRead, assertFiniteTensor, assertOption, assertShape } from './validate.js';
 
 /** How per-token losses are reduced to a scalar. */
 export type GrpoLossType = 'grpo' | 'bnpo' | 'dr_grpo' | 'dapo';
@@ -53,7 +53,11 @@ export interface GrpoOptions {
   validate?: boolean;
 }
 
-/** {@link grpoTerms} output: the scalar (caller owns it) and logging numbers. */
+/**
+ * {@link grpoTerms} output: the scalar (caller owns it) and logging numbers. Inside
+ * `withDeferredReads` (webgpu-safe training) `clip`, `kl` and `activeTokens` are filled in when
+ * the reads are flushed; until then they hold zeros (and kl null).
+ */
 export interface GrpoTerms {
   loss: tf.Scalar;
   advantages: number[];
@@ -95,21 +99,27 @@ export function grpoTerms(batch: GrpoBatch, options: GrpoOptions = {}): GrpoTerm
   if (!Number.isInteger(groupSize) || groupSize < 1 || n % groupSize !== 0) {
     throw new Error(`${NAME}: ${n} sequences do not split into whole groups of groupSize = ${groupSize}`);
   }
-  const maskData = batch.mask.dataSync();
-  let activeTokens = 0;
-  for (let i = 0; i < maskData.length; i++) {
-    if (maskData[i] !== 0 && maskData[i] !== 1) throw new Error(`${NAME}: mask must hold only 0 and 1, found ${maskData[i]} at flat index ${i}`);
-    activeTokens += maskData[i];
-  }
+  const maxLen = options.maxCompletionLength ?? t;
+  assertOption(NAME, 'maxCompletionLength', maxLen, 1);
+  if (options.numItemsInBatch !== undefined) assertOption(NAME, 'numItemsInBatch', options.numItemsInBatch, 1);
+  const out: GrpoTerms = { loss: null as unknown as tf.Scalar, advantages: [], clip: { low: 0, high: 0, region: 0 }, kl: null, activeTokens: 0, fracRewardZeroStd: 0 };
+  assertCanRead(NAME, 'the mask check');
+  // The mask's values: a 0/1 check and the active-token count (numbers for logging and for the
+  // errors; the loss itself uses the same count as a tensor, so it needs no synchronous read).
+  readWhenReady(batch.mask, (maskData) => {
+    let active = 0;
+    for (let i = 0; i < maskData.length; i++) {
+      if (maskData[i] !== 0 && maskData[i] !== 1) throw new Error(`${NAME}: mask must hold only 0 and 1, found ${maskData[i]} at flat index ${i}`);
+      active += maskData[i];
+    }
+    out.activeTokens = active;
+    if (lossType === 'dapo' && options.numItemsInBatch === undefined) assertOption(NAME, 'numItemsInBatch', active, 1);
+  });
   if (options.validate ?? true) {
     assertFiniteTensor(NAME, 'tokenLogp', batch.tokenLogp);
     if (batch.oldTokenLogp) assertFiniteTensor(NAME, 'oldTokenLogp', batch.oldTokenLogp);
     if (batch.refTokenLogp) assertFiniteTensor(NAME, 'refTokenLogp', batch.refTokenLogp);
   }
-  const maxLen = options.maxCompletionLength ?? t;
-  assertOption(NAME, 'maxCompletionLength', maxLen, 1);
-  const numItems = options.numItemsInBatch ?? activeTokens;
-  if (lossType === 'dapo') assertOption(NAME, 'numItemsInBatch', numItems, 1);
 
   const { advantages, zeroStd } = resolveAdvantages(
     NAME,
@@ -120,10 +130,9 @@ export function grpoTerms(batch: GrpoBatch, options: GrpoOptions = {}): GrpoTerm
     options.eps ?? DEFAULT_ADVANTAGE_EPS,
   );
 
-  let clip = { low: 0, high: 0, region: 0 };
-  let kl: number | null = null;
   const loss = tf.tidy(() => {
     const mask = batch.mask;
+    const activeTokens = tf.sum(mask);
     const adv = tf.tensor2d(advantages, [n, 1], 'float32');
     const old = batch.oldTokenLogp ? stopGradient(batch.oldTokenLogp) : stopGradient(batch.tokenLogp);
     const logRatio = tf.clipByValue(tf.sub(batch.tokenLogp, old), -LOG_RATIO_CLAMP, LOG_RATIO_CLAMP);
@@ -131,33 +140,41 @@ export function grpoTerms(batch: GrpoBatch, options: GrpoOptions = {}): GrpoTerm
     const unclipped = tf.mul(ratio, adv);
     const clipped = tf.mul(tf.clipByValue(ratio, 1 - epsLow, 1 + epsHigh), adv);
     let perToken: tf.Tensor = tf.neg(tf.minimum(unclipped, clipped));
+    // Logged numbers, read in one go: [k3 sum, low count, high count].
+    const logged: tf.Tensor[] = [];
     if (batch.refTokenLogp) {
       const d = tf.clipByValue(tf.sub(stopGradient(batch.refTokenLogp), batch.tokenLogp), -LOG_RATIO_CLAMP, LOG_RATIO_CLAMP);
       const k3 = tf.sub(tf.sub(tf.exp(d), d), 1);
-      kl = activeTokens > 0 ? tf.sum(tf.mul(k3, mask)).dataSync()[0] / activeTokens : 0;
+      logged.push(tf.sum(tf.mul(k3, mask)));
       if (betaKl !== 0) perToken = tf.add(perToken, tf.mul(k3, betaKl));
     }
     // Clip fractions (numbers for logging).
-    const active = Math.max(activeTokens, 1);
     const low = tf.mul(tf.cast(tf.logicalAnd(tf.less(ratio, 1 - epsLow), tf.less(adv, 0)), 'float32'), mask);
     const high = tf.mul(tf.cast(tf.logicalAnd(tf.greater(ratio, 1 + epsHigh), tf.greater(adv, 0)), 'float32'), mask);
-    const lowN = tf.sum(low).dataSync()[0];
-    const highN = tf.sum(high).dataSync()[0];
-    clip = { low: lowN / active, high: highN / active, region: (lowN + highN) / active };
+    logged.push(tf.sum(low), tf.sum(high));
+    readWhenReady(tf.stack(logged), (v) => {
+      const [klSum, lowN, highN] = batch.refTokenLogp ? v : [NaN, v[0], v[1]];
+      const active = Math.max(out.activeTokens, 1);
+      if (batch.refTokenLogp) out.kl = out.activeTokens > 0 ? klSum / out.activeTokens : 0;
+      out.clip = { low: lowN / active, high: highN / active, region: (lowN + highN) / active };
+    });
 
     const masked = tf.mul(perToken, mask);
     switch (lossType) {
       case 'grpo':
         return tf.mean(tf.div(tf.sum(masked, 1), tf.maximum(tf.sum(mask, 1), 1))) as tf.Scalar;
       case 'bnpo':
-        return tf.div(tf.sum(masked), Math.max(activeTokens, 1)) as tf.Scalar;
+        return tf.div(tf.sum(masked), tf.maximum(activeTokens, 1)) as tf.Scalar;
       case 'dr_grpo':
         return tf.div(tf.sum(masked), n * maxLen) as tf.Scalar;
       default:
-        return tf.div(tf.sum(masked), numItems) as tf.Scalar;
+        return tf.div(tf.sum(masked), options.numItemsInBatch ?? activeTokens) as tf.Scalar;
     }
   });
-  return { loss, advantages, clip, kl, activeTokens, fracRewardZeroStd: zeroStd };
+  out.loss = loss;
+  out.advantages = advantages;
+  out.fracRewardZeroStd = zeroStd;
+  return out;
 }
 
 /** The GRPO-family loss as a scalar tensor (see {@link grpoTerms} for clip fractions and KL). */

@@ -1,5 +1,5 @@
 /** Input checks shared by the losses: shapes, lengths and NaN/Inf, each with a message naming the field. */
-import { tf } from '@falign/core';
+import { activeDeferredReads, canReadSync, readWhenReady, tf } from '@falign/core';
 
 /** Throws unless `t` is a rank-`rank` tensor whose first dimension is `n` (when given). */
 export function assertShape(loss: string, field: string, t: tf.Tensor | undefined, rank: number, n?: number): void {
@@ -8,14 +8,29 @@ export function assertShape(loss: string, field: string, t: tf.Tensor | undefine
   if (n !== undefined && t.shape[0] !== n) throw new Error(`${loss}: ${field} has ${t.shape[0]} rows, expected ${n}`);
 }
 
-/** Throws naming the first NaN/±Inf entry of a tensor (reads the values: inputs are small). */
-export function assertFiniteTensor(loss: string, field: string, t: tf.Tensor): void {
-  const data = t.dataSync();
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i])) {
-      throw new Error(`${loss}: ${field} contains ${data[i]} at flat index ${i}; refusing to train on non-finite log-probs`);
-    }
+/**
+ * Throws unless a tensor read is possible now or can be deferred: webgpu in Node has no synchronous
+ * read, so there a check must run inside `withDeferredReads` (as the trainers do) or be turned off.
+ */
+export function assertCanRead(loss: string, what: string): void {
+  if (activeDeferredReads() === null && !canReadSync()) {
+    throw new Error(`${loss}: ${what} reads tensor values, and the '${tf.getBackend()}' backend cannot read synchronously here; pass validate: false, or call it inside withDeferredReads(...) and await the flush`);
   }
+}
+
+/**
+ * Throws naming the first NaN/±Inf entry of a tensor (reads the values: inputs are small). Inside
+ * `withDeferredReads` the check runs (and throws) when the reads are flushed.
+ */
+export function assertFiniteTensor(loss: string, field: string, t: tf.Tensor): void {
+  assertCanRead(loss, `the check of ${field} for NaN/Inf`);
+  readWhenReady(t, (data) => {
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) {
+        throw new Error(`${loss}: ${field} contains ${data[i]} at flat index ${i}; refusing to train on non-finite log-probs`);
+      }
+    }
+  });
 }
 
 /** Throws naming the first non-finite entry of a number array. */

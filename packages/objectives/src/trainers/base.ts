@@ -3,7 +3,7 @@
  * the NaN/Inf guard, the metrics log, checkpoints and resume, and the train() loop.
  */
 import { join } from 'node:path';
-import { AdamW, GradientAccumulator, Rng, disposeGradients, globalNorm, tf, type DecoderLM } from '@falign/core';
+import { AdamW, DeferredReads, GradientAccumulator, Rng, disposeGradients, globalNormAsync, tf, withDeferredReads, type DecoderLM } from '@falign/core';
 import { loadTrainerCheckpoint, saveTrainerCheckpoint } from './checkpoint.js';
 import { MetricsLogger } from './metrics.js';
 import type { OptimConfig, PolicyLike, RunConfig, StepMetrics } from './types.js';
@@ -91,18 +91,29 @@ export abstract class BaseTrainer {
   /**
    * Gradients of each micro-batch loss, accumulated as a weighted mean, clipped to `clipNorm`
    * and applied. Stops (throws, weights untouched) on a non-finite loss or gradient norm.
+   * Every host read is awaited (webgpu in Node has none synchronous): the losses schedule theirs
+   * with `readWhenReady`, and each micro-batch resolves them together with its loss value in one
+   * flush; the gradient norm is one more read.
    */
-  protected update(micro: readonly MicroBatch[]): { loss: number; gradNorm: number; lr: number; clipped: boolean } {
+  protected async update(micro: readonly MicroBatch[]): Promise<{ loss: number; gradNorm: number; lr: number; clipped: boolean }> {
     const vars = [...this.trainableVariables().values()];
     const lr = this.optimizer.currentLr();
     let lossSum = 0;
     let weightSum = 0;
     this.accumulator.reset();
+    const reads = new DeferredReads();
     try {
       for (const mb of micro) {
-        const { value, grads } = tf.variableGrads(mb.loss, vars);
-        const v = value.dataSync()[0];
-        value.dispose();
+        const { value, grads } = withDeferredReads(reads, () => tf.variableGrads(mb.loss, vars));
+        let v = NaN;
+        try {
+          reads.read(value, (d) => (v = d[0]));
+          value.dispose();
+          await reads.flush();
+        } catch (err) {
+          disposeGradients(grads);
+          throw err;
+        }
         if (!Number.isFinite(v)) {
           disposeGradients(grads);
           throw new Error(`loss is ${v}; stopping instead of training on it`);
@@ -114,7 +125,7 @@ export abstract class BaseTrainer {
       }
       const avg = this.accumulator.average();
       try {
-        const gradNorm = globalNorm(avg);
+        const gradNorm = await globalNormAsync(avg);
         if (!Number.isFinite(gradNorm)) throw new Error(`gradient norm is ${gradNorm}; stopping instead of training on it`);
         const clip = this.optim.clipNorm ?? 1;
         const scale = clip > 0 && Number.isFinite(clip) ? Math.min(1, clip / (gradNorm + 1e-6)) : 1;
@@ -131,6 +142,7 @@ export abstract class BaseTrainer {
         disposeGradients(avg);
       }
     } finally {
+      reads.dispose();
       this.accumulator.reset();
     }
   }

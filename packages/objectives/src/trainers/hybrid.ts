@@ -54,7 +54,7 @@ export class HybridTrainer extends OnPolicyTrainer {
     const λ = this.lambda;
     const offLoss =
       λ > 0
-        ? OfflineTrainer.offlineLoss(this.policy.model, this.reference, this.offline, this.offlineCursor.take(this.offlineBatchSize), {
+        ? await OfflineTrainer.offlineLoss(this.policy.model, this.reference, this.offline, this.offlineCursor.take(this.offlineBatchSize), {
             algorithm: 'fdo',
             divergence: this.config.divergence ?? 'pearson',
             beta: this.config.beta ?? 0.1,
@@ -66,11 +66,11 @@ export class HybridTrainer extends OnPolicyTrainer {
     if (r) {
       const weighted = offLoss ? () => tf.mul(offLoss(), λ) as tf.Scalar : undefined;
       const { micro, sums: tok } = this.onPolicyMicroBatches(r, 1 - λ, weighted);
-      u = this.update(micro);
+      u = await this.update(micro);
       onMetrics = this.rolloutMetrics(r, tok);
       r.used++;
     } else {
-      u = this.update([{ loss: offLoss!, weight: 1 }]);
+      u = await this.update([{ loss: offLoss!, weight: 1 }]);
     }
     times['time/update'] = (performance.now() - t) / 1000;
     return {

@@ -65,9 +65,10 @@ export class OfflineData {
 
   /**
    * Score batch of the given examples: aligned rows first, then unaligned rows (pairs keep their
-   * order on both sides), with the reference sequence log-probs (cached per example).
+   * order on both sides), with the reference sequence log-probs (cached per example; scoring the
+   * missing ones is one awaited read).
    */
-  batch(indices: readonly number[], reference: DecoderLM, temperature = 1): { score: ScoreBatch; nPos: number; nNeg: number; refSeq: number[] } {
+  async batch(indices: readonly number[], reference: DecoderLM, temperature = 1): Promise<{ score: ScoreBatch; nPos: number; nNeg: number; refSeq: number[] }> {
     const pos: { p: number[]; c: number[]; key: string }[] = [];
     const neg: { p: number[]; c: number[]; key: string }[] = [];
     for (const i of indices) {
@@ -77,7 +78,7 @@ export class OfflineData {
     const rows = [...pos, ...neg];
     const missing = rows.filter((r) => !this.refCache.has(r.key));
     if (missing.length > 0) {
-      const sums = rowSums(scoreRows(reference, { promptTokenIds: missing.map((r) => r.p), completionTokenIds: missing.map((r) => r.c) }, temperature));
+      const sums = rowSums(await scoreRows(reference, { promptTokenIds: missing.map((r) => r.p), completionTokenIds: missing.map((r) => r.c) }, temperature));
       missing.forEach((r, k) => this.refCache.set(r.key, sums[k]));
     }
     return {

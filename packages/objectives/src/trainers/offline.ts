@@ -3,7 +3,7 @@
  * aligned/unaligned completions (DPO needs pairs). No sampling and no rewards: each step scores a
  * batch under the policy (the reference scores are cached) and takes one AdamW step.
  */
-import { tf, tokenLogprobs, type DecoderLM } from '@falign/core';
+import { readWhenReady, tf, tokenLogprobs, type DecoderLM } from '@falign/core';
 import { resolveDivergence } from '../divergences/registry.js';
 import { dpoLoss } from '../losses/dpo.js';
 import { createKldoState, fdoLoss, kldoLoss, type KldoState } from '../losses/fdo.js';
@@ -68,8 +68,12 @@ export class OfflineTrainer extends BaseTrainer {
     this.cursor = new DataCursor(this.data.size, c.seed ?? 0);
   }
 
-  /** Micro-batch loss closures for `indices` (also used by f-HAL for its offline half). */
-  static offlineLoss(
+  /**
+   * Micro-batch loss closure for `indices` (also used by f-HAL for its offline half). Awaits the
+   * reference scores of examples not yet cached; the closure adds its implicit rewards to `sums`
+   * when its reads resolve (at once, or at the flush inside `withDeferredReads`).
+   */
+  static async offlineLoss(
     model: DecoderLM,
     reference: DecoderLM,
     data: OfflineData,
@@ -77,8 +81,8 @@ export class OfflineTrainer extends BaseTrainer {
     c: { algorithm: 'fdo' | 'kldo' | 'dpo'; divergence?: string; beta: number; kldo?: KldoState; kldoRate?: number; dpo?: OfflineConfig['dpo'] },
     sums: OfflineSums,
     temperature = 1,
-  ): () => tf.Scalar {
-    const b = data.batch(indices, reference, temperature);
+  ): Promise<() => tf.Scalar> {
+    const b = await data.batch(indices, reference, temperature);
     return () => {
       const s = tokenLogprobs(model, b.score, { temperature });
       const seq = tf.sum(s.logp, 1) as tf.Tensor1D;
@@ -87,17 +91,19 @@ export class OfflineTrainer extends BaseTrainer {
       const negLogp = tf.slice(seq, b.nPos, b.nNeg) as tf.Tensor1D;
       const posRef = tf.slice(ref, 0, b.nPos) as tf.Tensor1D;
       const negRef = tf.slice(ref, b.nPos, b.nNeg) as tf.Tensor1D;
-      const r = Array.from(seq.dataSync()).map((l, i) => c.beta * (l - b.refSeq[i]));
-      const rp = r.slice(0, b.nPos);
-      const rn = r.slice(b.nPos);
-      sums.chosen += rp.reduce((a, x) => a + x, 0);
-      sums.rejected += rn.reduce((a, x) => a + x, 0);
-      sums.nPos += rp.length;
-      sums.nNeg += rn.length;
-      if (data.paired) {
-        sums.correct += rp.filter((x, i) => x > rn[i]).length;
-        sums.pairs += rp.length;
-      }
+      readWhenReady(seq, (values) => {
+        const r = Array.from(values).map((l, i) => c.beta * (l - b.refSeq[i]));
+        const rp = r.slice(0, b.nPos);
+        const rn = r.slice(b.nPos);
+        sums.chosen += rp.reduce((a, x) => a + x, 0);
+        sums.rejected += rn.reduce((a, x) => a + x, 0);
+        sums.nPos += rp.length;
+        sums.nNeg += rn.length;
+        if (data.paired) {
+          sums.correct += rp.filter((x, i) => x > rn[i]).length;
+          sums.pairs += rp.length;
+        }
+      });
       const batch = { posLogp, posRefLogp: posRef, negLogp, negRefLogp: negRef };
       if (c.algorithm === 'fdo') return fdoLoss(batch, { divergence: c.divergence ?? 'jensen_shannon', beta: c.beta });
       if (c.algorithm === 'kldo') {
@@ -137,7 +143,7 @@ export class OfflineTrainer extends BaseTrainer {
     const t0 = performance.now();
     const micro: MicroBatch[] = [];
     for (let m = 0; m < accum; m++) {
-      const loss = OfflineTrainer.offlineLoss(this.policy.model, this.reference, this.data, indices.slice(m * per, (m + 1) * per), {
+      const loss = await OfflineTrainer.offlineLoss(this.policy.model, this.reference, this.data, indices.slice(m * per, (m + 1) * per), {
         algorithm: c.algorithm,
         divergence: c.divergence,
         beta: c.beta,
@@ -149,7 +155,7 @@ export class OfflineTrainer extends BaseTrainer {
     }
     const tScore = (performance.now() - t0) / 1000;
     const t1 = performance.now();
-    const u = this.update(micro);
+    const u = await this.update(micro);
     return {
       loss: u.loss,
       ...(c.algorithm !== 'dpo' ? { divergence_estimate: -u.loss } : {}),

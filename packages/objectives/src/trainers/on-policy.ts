@@ -4,7 +4,7 @@
  * π_old cached), score them with the reward functions, compute group advantages, and take one
  * AdamW step on the loss (with gradient accumulation over whole groups).
  */
-import { generate, tf, tokenLogprobs, type DecoderLM, type ScoreBatch } from '@falign/core';
+import { afterReads, generate, tf, tokenLogprobs, type DecoderLM, type ScoreBatch } from '@falign/core';
 import { resolveDivergence } from '../divergences/registry.js';
 import { DEFAULT_ADVANTAGE_EPS, fracRewardZeroStd, groupAdvantages, type AdvantageMode } from '../losses/advantages.js';
 import { fgrpoTerms, type ImportanceWeighting } from '../losses/fgrpo.js';
@@ -147,8 +147,8 @@ export class OnPolicyTrainer extends BaseTrainer {
 
     t = performance.now();
     const batch: ScoreBatch = { promptTokenIds: completions.map((x) => x.promptTokenIds), completionTokenIds: completions.map((x) => x.tokenIds) };
-    const refTokenLogp = scoreRows(this.reference, batch, this.scoringTemperature);
-    const oldTokenLogp = (c.numIterations ?? 1) > 1 ? scoreRows(this.policy.model, batch, this.scoringTemperature) : null;
+    const refTokenLogp = await scoreRows(this.reference, batch, this.scoringTemperature);
+    const oldTokenLogp = (c.numIterations ?? 1) > 1 ? await scoreRows(this.policy.model, batch, this.scoringTemperature) : null;
     times['time/scoring'] = (performance.now() - t) / 1000;
 
     const mode = c.algorithm === 'grpo' ? (c.grpo?.scaleRewards ?? c.advantage ?? 'group') : (c.advantage ?? 'group');
@@ -168,7 +168,8 @@ export class OnPolicyTrainer extends BaseTrainer {
   }
 
   /**
-   * Micro-batch losses of the on-policy half. `extra` lets f-HAL add its offline term to each
+   * Micro-batch losses of the on-policy half. The token statistics in `sums` are filled while
+   * {@link BaseTrainer.update} runs the losses (after its reads are flushed). `extra` lets f-HAL add its offline term to each
    * micro-batch; `scale` multiplies the on-policy loss (1 − λ for f-HAL).
    */
   protected onPolicyMicroBatches(r: Rollout, scale = 1, extra?: () => tf.Scalar): { micro: MicroBatch[]; sums: TokenSums } {
@@ -192,10 +193,12 @@ export class OnPolicyTrainer extends BaseTrainer {
         const s = tokenLogprobs(this.policy.model, batch, { withEntropy: true, temperature: this.scoringTemperature });
         const T = s.logp.shape[1];
         const refT = padRows(ref, T);
-        const st = tokenStats(s.logp, refT, s.mask, s.entropy);
-        sums.kl += st.kl * st.tokens;
-        sums.entropy += st.entropy * st.tokens;
-        sums.tokens += st.tokens;
+        // Logged numbers arrive when the step's reads are flushed (see BaseTrainer.update).
+        tokenStats(s.logp, refT, s.mask, s.entropy, (st) => {
+          sums.kl += st.kl * st.tokens;
+          sums.entropy += st.entropy * st.tokens;
+          sums.tokens += st.tokens;
+        });
         let l: tf.Scalar;
         if (c.algorithm === 'fgrpo') {
           const seq = tf.sum(s.logp, 1) as tf.Tensor1D;
@@ -223,10 +226,13 @@ export class OnPolicyTrainer extends BaseTrainer {
             { tokenLogp: s.logp, oldTokenLogp: old ? padRows(old, T) : undefined, refTokenLogp: refT, mask: s.mask, advantages: adv, groupSize: G },
             { ...c.grpo, maxCompletionLength: c.maxNewTokens, numItemsInBatch: Math.max(totalActive, 1) / accum },
           );
-          sums.low += terms.clip.low * terms.activeTokens;
-          sums.high += terms.clip.high * terms.activeTokens;
-          sums.region += terms.clip.region * terms.activeTokens;
-          sums.clipTokens += terms.activeTokens;
+          // grpoTerms fills clip and activeTokens when its reads resolve; add them after that.
+          afterReads(() => {
+            sums.low += terms.clip.low * terms.activeTokens;
+            sums.high += terms.clip.high * terms.activeTokens;
+            sums.region += terms.clip.region * terms.activeTokens;
+            sums.clipTokens += terms.activeTokens;
+          });
           l = terms.loss;
         }
         if (scale !== 1) l = tf.mul(l, scale);
@@ -293,7 +299,7 @@ export class OnPolicyTrainer extends BaseTrainer {
     const r = await this.currentRollout(times);
     const { micro, sums } = this.onPolicyMicroBatches(r);
     const t = performance.now();
-    const u = this.update(micro);
+    const u = await this.update(micro);
     times['time/update'] = (performance.now() - t) / 1000;
     const m = this.rolloutMetrics(r, sums);
     r.used++;

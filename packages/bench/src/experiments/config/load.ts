@@ -21,6 +21,7 @@ import {
   type MethodConfig,
 } from './schema.js';
 import { resolveModelSpec } from './pretrained.js';
+import { safetyPromptSource } from '../tasks/safety-task.js';
 
 /** Raised for an invalid config; `issues` holds one `path: message` line per problem. */
 export class ConfigError extends Error {
@@ -74,7 +75,18 @@ export function readJsonFile(file: string): unknown {
 
 /** Loads and validates a pipeline config (`falign run`). */
 export function loadPipelineConfig(file: string): PipelineConfig {
-  return withResolvedModel(validate(pipelineSchema, readJsonFile(file), file), file);
+  return withResolvedSource(withResolvedModel(validate(pipelineSchema, readJsonFile(file), file), file));
+}
+
+/**
+ * A safety config's `"source": "auto"` replaced by the source found now (datasets or templates),
+ * so that store keys, run hashes, the run's config.json and the report name the prompts actually
+ * used: the two sources give different experiments, and a cached artefact of one must never be
+ * reused for the other.
+ */
+export function withResolvedSource<T extends PipelineConfig | ExperimentConfig>(cfg: T): T {
+  if (cfg.task !== 'safety' || cfg.data.source !== 'auto') return cfg;
+  return { ...cfg, data: { ...cfg.data, source: safetyPromptSource(cfg.data) } };
 }
 
 /** A pretrained `model.spec` resolved against the config's folder and checked to exist. */
@@ -86,7 +98,7 @@ function withResolvedModel<T extends { model: object }>(cfg: T, file: string): T
 
 /** Loads and validates an experiment config (`falign reproduce`). */
 export function loadExperimentConfig(file: string): ExperimentConfig {
-  const exp = withResolvedModel(validate(experimentSchema, readJsonFile(file), file), file);
+  const exp = withResolvedSource(withResolvedModel(validate(experimentSchema, readJsonFile(file), file), file));
   // Expanding validates every method's stage; do it now so a bad file fails before any training.
   expandExperiment(exp, file);
   return exp;

@@ -18,7 +18,7 @@
 import { Rng } from '@falign/core';
 
 /** Bump when the templates or the solution format change (part of every cache key). */
-export const MATH_GENERATOR_VERSION = 3;
+export const MATH_GENERATOR_VERSION = 4;
 
 /** The tiers, in report order. */
 export const MATH_TIERS = ['t1', 't2', 't3', 'distractor'] as const;
@@ -126,6 +126,29 @@ export function carelessSteps(problem: Pick<MathProblem, 'steps'>, rate: number,
   return out;
 }
 
+/** The partition a question belongs to (see {@link questionSplit}). */
+export type MathSplit = 'test' | 'val' | 'train';
+
+/**
+ * The partition of a question, fixed by a hash of the data seed and the question text alone:
+ * 20 % test, 10 % validation, 70 % training. Because membership does not depend on what else was
+ * drawn, the splits are disjoint by construction and each one is drawn independently of the
+ * others' sizes: a larger test set cannot change the SFT demonstrations or the RL prompts
+ * (with exclusion sets it did, and with it the SFT base).
+ */
+export function questionSplit(question: string, seed: number): MathSplit {
+  let h = 2166136261 ^ seed;
+  for (let i = 0; i < question.length; i++) h = Math.imul(h ^ question.charCodeAt(i), 16777619);
+  // murmur3's finaliser: FNV's low bits alone are poorly mixed for short strings.
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  const bucket = (h >>> 0) % 10;
+  return bucket < 2 ? 'test' : bucket < 3 ? 'val' : 'train';
+}
+
 /** Options of {@link generateMathSet}. */
 export interface MathSetOptions {
   tier: MathTier;
@@ -133,6 +156,8 @@ export interface MathSetOptions {
   seed: number;
   /** Label used in ids (`train`, `test`, …) and to separate the random streams of splits. */
   split: string;
+  /** Keep only questions of this partition ({@link questionSplit} under `seed`). */
+  partition?: MathSplit;
   /** Questions that must not be produced (e.g. the held-out set when drawing training data). */
   exclude?: ReadonlySet<string>;
 }
@@ -154,11 +179,12 @@ export function generateMathSet(opts: MathSetOptions): MathProblem[] {
   const out: MathProblem[] = [];
   let attempts = 0;
   while (out.length < opts.count) {
-    if (++attempts > opts.count * 50 + 1000) {
+    if (++attempts > opts.count * 200 + 1000) {
       throw new Error(`generateMathSet: could only draw ${out.length} distinct ${opts.tier} problems of ${opts.count} requested`);
     }
     const p = generateMathProblem(rng, opts.tier, `${opts.split}-${opts.tier}-${out.length}`);
     if (seen.has(p.question) || opts.exclude?.has(p.question)) continue;
+    if (opts.partition && questionSplit(p.question, opts.seed) !== opts.partition) continue;
     seen.add(p.question);
     out.push(p);
   }
@@ -182,17 +208,11 @@ export interface MathDataOptions {
   trainPerTier: Partial<Record<MathTier, number>>;
 }
 
-/** Draws the held-out sets first, then training problems that never repeat a held-out question. */
+/** Held-out and training problems from their own partitions ({@link questionSplit}): disjoint, and neither depends on the other's size. */
 export function generateMathData(opts: MathDataOptions): MathData {
   const test = {} as Record<MathTier, MathProblem[]>;
-  const heldOut = new Set<string>();
-  for (const tier of MATH_TIERS) {
-    test[tier] = generateMathSet({ tier, count: opts.testPerTier, seed: opts.seed, split: 'test' });
-    for (const p of test[tier]) heldOut.add(p.question);
-  }
-  const perTier = MATH_TIERS.map((tier) =>
-    generateMathSet({ tier, count: opts.trainPerTier[tier] ?? 0, seed: opts.seed, split: 'train', exclude: heldOut }),
-  );
+  for (const tier of MATH_TIERS) test[tier] = generateMathSet({ tier, count: opts.testPerTier, seed: opts.seed, split: 'test', partition: 'test' });
+  const perTier = MATH_TIERS.map((tier) => generateMathSet({ tier, count: opts.trainPerTier[tier] ?? 0, seed: opts.seed, split: 'train', partition: 'train' }));
   // Interleave so that any prefix of the training list mixes the tiers.
   const train: MathProblem[] = [];
   const longest = Math.max(0, ...perTier.map((xs) => xs.length));

@@ -26,26 +26,21 @@ function interleave<T>(lists: readonly (readonly T[])[]): T[] {
 }
 
 /**
- * Builds the task: held-out test sets first, then validation sets that never repeat them, then
- * demonstrations and RL prompts that repeat neither.
+ * Builds the task. Each split is drawn from its own hash partition of the question space
+ * ({@link questionSplit}), so test, validation and training problems never share a question and
+ * the demonstrations and RL prompts do not depend on how many test or validation problems are
+ * drawn.
  */
 export function buildMathTask(cfg: MathDataConfig): MathTask {
   const test = {} as Record<MathTier, MathProblem[]>;
   const val = {} as Record<MathTier, MathProblem[]>;
-  const held = new Set<string>();
-  for (const tier of MATH_TIERS) {
-    test[tier] = generateMathSet({ tier, count: cfg.testPerTier, seed: cfg.seed, split: 'test' });
-    for (const p of test[tier]) held.add(p.question);
-  }
-  for (const tier of MATH_TIERS) {
-    val[tier] = generateMathSet({ tier, count: cfg.valPerTier, seed: cfg.seed, split: 'val', exclude: held });
-    for (const p of val[tier]) held.add(p.question);
-  }
   const demos: MathProblem[][] = [];
   const rl: MathProblem[][] = [];
   for (const tier of MATH_TIERS) {
+    test[tier] = generateMathSet({ tier, count: cfg.testPerTier, seed: cfg.seed, split: 'test', partition: 'test' });
+    val[tier] = generateMathSet({ tier, count: cfg.valPerTier, seed: cfg.seed, split: 'val', partition: 'val' });
     const nd = cfg.sftDemosPerTier[tier];
-    const pool = generateMathSet({ tier, count: nd + cfg.rlPromptsPerTier[tier], seed: cfg.seed, split: 'train', exclude: held });
+    const pool = generateMathSet({ tier, count: nd + cfg.rlPromptsPerTier[tier], seed: cfg.seed, split: 'train', partition: 'train' });
     demos.push(pool.slice(0, nd));
     rl.push(pool.slice(nd));
   }

@@ -36,6 +36,14 @@ export function resolveDataDir(configured?: string): string {
   return existsSync(fallback) ? fallback : resolve(process.cwd(), 'datasets');
 }
 
+/**
+ * Where the task's prompts come from under this config and environment: `"auto"` resolves to
+ * `datasets` when AdvBench and XSTest are in the data directory, else `templates`.
+ */
+export function safetyPromptSource(cfg: Pick<SafetyDataConfig, 'source' | 'dataDir'>): 'datasets' | 'templates' {
+  return resolveSafetySource({ source: cfg.source, dataDir: resolveDataDir(cfg.dataDir) });
+}
+
 /** Builds the task. */
 export function buildSafetyTask(cfg: SafetyDataConfig): SafetyTask {
   const dataDir = resolveDataDir(cfg.dataDir);

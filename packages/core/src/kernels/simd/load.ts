@@ -7,6 +7,8 @@
 import { WASM_BASE64 as ATTENTION } from './attention-wasm.js';
 import { WASM_BASE64 as OPTIM } from './optim-wasm.js';
 import { WASM_BASE64 as NORM } from './norm-wasm.js';
+import { WASM_BASE64 as GEMM } from './gemm-wasm.js';
+import { WASM_BASE64 as GELU } from './gelu-wasm.js';
 
 /** Exports of assembly/attention.ts (pointers are byte offsets into tfjs-wasm's heap). */
 export interface SimdAttention {
@@ -60,6 +62,31 @@ export interface SimdNorm {
   residualNorm(x: number, r: number, sum: number, gamma: number, beta: number, y: number, N: number, D: number, eps: number, rms: number): void;
 }
 
+/** Exports of assembly/gemm.ts. */
+export interface SimdGemm {
+  /** C [M, N] = Aᵀ·B for A [K, M], B [K, N] (row-major, byte offsets). */
+  gemmTN(a: number, b: number, c: number, K: number, M: number, N: number): void;
+  /**
+   * C [M, N] = Aᵀ·B for A the first M columns of a row-major [K, lda] matrix at `a` (byte offset
+   * of its first column): a block of rows of gemmTN's C, bit-identical to those rows of it.
+   */
+  gemmTNCols(a: number, b: number, c: number, K: number, M: number, N: number, lda: number): void;
+  /** C [M, N] = A·B (+ bias [N], 0 for none) for A [M, K], B [K, N]. */
+  gemmNN(a: number, b: number, c: number, bias: number, K: number, M: number, N: number): void;
+  /** C[e] [M, N] = A[e]·B[e] for `batch` consecutive entries of A [M, K] and B [K, N] (one B when sharedB = 1). */
+  gemmNNBatched(a: number, b: number, c: number, batch: number, K: number, M: number, N: number, sharedB: number): void;
+  /** out [N] = column sums of B [K, N]. */
+  colSum(b: number, out: number, K: number, N: number): void;
+}
+
+/** Exports of assembly/gelu.ts. */
+export interface SimdGelu {
+  /** u = x·(x²·B + A). */
+  geluArg(x: number, u: number, n: number, A: number, B: number): void;
+  /** dx = dy·(s + (x·(s·(1 − s)))·(x²·B3 + A)). */
+  geluGrad(dy: number, x: number, s: number, dx: number, n: number, A: number, B3: number): void;
+}
+
 const instances = new Map<string, WeakMap<object, unknown>>();
 
 function instantiate<E>(name: string, base64: string, backend: object): E | null {
@@ -93,4 +120,44 @@ export function simdOptim(backend: object): SimdOptim | null {
 /** The norm module bound to `backend`'s heap, or null. */
 export function simdNorm(backend: object): SimdNorm | null {
   return instantiate<SimdNorm>('norm', NORM, backend);
+}
+
+/** Raw exports of assembly/gemm.ts (every product takes a scratch pointer last). */
+interface GemmExports {
+  scratchBytes(): number;
+  gemmTN(a: number, b: number, c: number, K: number, M: number, N: number, scratch: number): void;
+  gemmTNCols(a: number, b: number, c: number, K: number, M: number, N: number, lda: number, scratch: number): void;
+  gemmNN(a: number, b: number, c: number, bias: number, K: number, M: number, N: number, scratch: number): void;
+  gemmNNBatched(a: number, b: number, c: number, batch: number, K: number, M: number, N: number, sharedB: number, scratch: number): void;
+  colSum(b: number, out: number, K: number, N: number): void;
+}
+
+const gemms = new WeakMap<object, SimdGemm | null>();
+
+/**
+ * The GEMM module bound to `backend`'s heap, or null; its products use one scratch panel
+ * (4 KiB, allocated once per backend with tfjs-wasm's malloc and never freed).
+ */
+export function simdGemm(backend: object): SimdGemm | null {
+  if (gemms.has(backend)) return gemms.get(backend)!;
+  const ex = instantiate<GemmExports>('gemm', GEMM, backend);
+  const malloc = (backend as { wasm?: { _malloc?: (n: number) => number } }).wasm?._malloc;
+  let g: SimdGemm | null = null;
+  if (ex && malloc) {
+    const s = malloc(ex.scratchBytes()) >>> 0;
+    g = {
+      gemmTN: (a, b, c, K, M, N) => ex.gemmTN(a, b, c, K, M, N, s),
+      gemmTNCols: (a, b, c, K, M, N, lda) => ex.gemmTNCols(a, b, c, K, M, N, lda, s),
+      gemmNN: (a, b, c, bias, K, M, N) => ex.gemmNN(a, b, c, bias, K, M, N, s),
+      gemmNNBatched: (a, b, c, batch, K, M, N, sharedB) => ex.gemmNNBatched(a, b, c, batch, K, M, N, sharedB, s),
+      colSum: (b, out, K, N) => ex.colSum(b, out, K, N),
+    };
+  }
+  gemms.set(backend, g);
+  return g;
+}
+
+/** The GELU module bound to `backend`'s heap, or null. */
+export function simdGelu(backend: object): SimdGelu | null {
+  return instantiate<SimdGelu>('gelu', GELU, backend);
 }
