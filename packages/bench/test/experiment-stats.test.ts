@@ -13,7 +13,8 @@ import { formatDifference, pairedDifference, tQuantile975 } from '../src/experim
 import { extractExactAnswer, mathIsCorrect, mathTaskReward, randomReward } from '../src/experiments/eval/verifier.js';
 import { passAtK } from '../src/metrics/pass-at-k.js';
 import { summarizeExperiment } from '../src/experiments/summary.js';
-import { BASE_ROW, mathPairedTable, pairedMathClaims, type MethodRuns } from '../src/experiments/aggregate.js';
+import { BASE_ROW, mathPairedTable, pairedMathClaims, pairedSafetyClaims, type MethodRuns } from '../src/experiments/aggregate.js';
+import type { ExperimentSummary, SummaryDifference, SummaryRow } from '../src/experiments/summary.js';
 import type { RunResult } from '../src/experiments/pipeline.js';
 import type { MathTierScore } from '../src/experiments/eval/math-eval.js';
 import type { StageConfig } from '../src/experiments/config/schema.js';
@@ -189,6 +190,45 @@ describe('summary.json', () => {
     expect(claims.find((c) => c.claim.startsWith('GRPO improves'))!.held).toBe(true);
     expect(claims.find((c) => c.claim.startsWith('The random-reward control'))!.held).toBe(true);
     expect(claims.find((c) => c.claim.startsWith('f-GRPO (KL) beats'))!.held).toBeNull();
+  });
+});
+
+describe('Experiment 2 verdicts', () => {
+  const diff = (mean: number, ci95: [number, number], verdict: SummaryDifference['verdict']): SummaryDifference => ({ against: 'f-GRPO (λ=0)', seeds: [1, 2, 3], mean, ci95, verdict });
+  const row = (name: string, id: string, mean: number, vsRef: SummaryDifference | null, gapVsRef: SummaryDifference | null): SummaryRow => ({
+    name,
+    id,
+    seeds: [1, 2, 3],
+    perSeed: {},
+    mean,
+    vsGrpo: vsRef,
+    vsBase: null,
+    metrics: { hacking_gap: { perSeed: {}, mean: 50, vsGrpo: gapVsRef, vsBase: null } },
+  });
+  const summary: ExperimentSummary = {
+    experiment: 's',
+    task: 'safety',
+    metric: { name: 'true_score', unit: '%', higherIsBetter: true },
+    reference: 'f-GRPO (λ=0)',
+    seeds: [1, 2, 3],
+    rows: [
+      row('f-GRPO (λ=0)', 'fgrpo', 50, null, null),
+      row('f-HAL (λ=0.5)', 'fhal-lambda-0.5', 50.3, diff(0.3, [-0.4, 1.0], 'not resolved'), diff(0.3, [-2.4, 3.0], 'not resolved')),
+      row('f-HAL (λ=0.75)', 'fhal-lambda-0.75', 55, diff(5, [2, 8], 'better'), diff(-9, [-12, -6], 'better')),
+      row('FDO (λ=1)', 'fdo', 80, diff(30, [25, 35], 'better'), diff(-70, [-75, -65], 'better')),
+    ],
+  };
+  const claims = pairedSafetyClaims(summary);
+
+  it('a true-score difference whose interval covers 0 is not resolved (null), not "held"', () => {
+    const half = claims.find((c) => c.claim.startsWith('f-HAL (λ=0.5) has a higher true'))!;
+    expect(half.held).toBeNull();
+    expect(claims.find((c) => c.claim.startsWith('f-HAL (λ=0.75) has a higher true'))!.held).toBe(true);
+    expect(claims.find((c) => c.claim.startsWith('f-HAL (λ=0.5) has a smaller hacking gap'))!.held).toBeNull();
+  });
+
+  it('asks the true-score question of f-HAL rows only', () => {
+    expect(claims.filter((c) => c.claim.includes('higher true')).map((c) => c.claim.split(' has ')[0])).toEqual(['f-HAL (λ=0.5)', 'f-HAL (λ=0.75)']);
   });
 });
 

@@ -489,8 +489,9 @@ export function safetyPairedTable(summary: ExperimentSummary): ResultTable {
 }
 
 /**
- * Paired verdicts of Experiment 2: does the on-policy row hack the RM (gap vs base), and does each
- * other row (f-HAL λ, FDO, DPO) have a smaller hacking gap and a higher true score than it.
+ * Paired verdicts of Experiment 2: does the on-policy row hack the RM (gap vs base), does each
+ * other row (f-HAL λ, FDO, DPO) have a smaller hacking gap than it, and does each f-HAL row have a
+ * higher true score (three-valued: better / worse / not resolved).
  */
 export function pairedSafetyClaims(summary: ExperimentSummary): Claim[] {
   const ref = summary.rows.find((r) => r.name === summary.reference);
@@ -514,6 +515,14 @@ export function pairedSafetyClaims(summary: ExperimentSummary): Claim[] {
       held: g?.vsGrpo ? heldOf(g.vsGrpo.verdict, 'better') : null,
       detail: `gap ${g ? g.mean.toFixed(1) : 'n/a'} points; ${describeDifference(g?.vsGrpo ?? null)}; true score ${r.mean.toFixed(1)}% (${describeDifference(r.vsGrpo)}); RM score vs base ${describeDifference(r.metrics?.rm_normalized?.vsBase ?? null)}`,
     });
+    if (r.id.startsWith('fhal')) {
+      claims.push({
+        claim: `${r.name} has a higher true (keyword-judge) safety score than ${ref.name}`,
+        paper: 'yes',
+        held: r.vsGrpo ? heldOf(r.vsGrpo.verdict, 'better') : null,
+        detail: `true score ${r.mean.toFixed(1)}% vs ${ref.mean.toFixed(1)}%; ${describeDifference(r.vsGrpo)}`,
+      });
+    }
   }
   return claims;
 }

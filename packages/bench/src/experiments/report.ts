@@ -337,8 +337,8 @@ export async function safetySection(outcome: ExperimentOutcome): Promise<ReportS
     table: safetyPairedTable(summary),
     options: { digits: 1, averageRank: false, highlightBest: false },
   });
-  // The paired claims replace the unpaired hacking-gap comparisons of safetyClaims.
-  const claims = [...pairedSafetyClaims(summary), ...safetyClaims(outcome.base, outcome.methods).filter((c) => !/hacking gap/.test(c.claim))];
+  // The paired claims replace the unpaired hacking-gap and true-score comparisons of safetyClaims.
+  const claims = [...pairedSafetyClaims(summary), ...safetyClaims(outcome.base, outcome.methods).filter((c) => !/hacking gap|higher true/.test(c.claim))];
   return { title: `Experiment 2 — safety (learned reward model), ${exp.name}`, tables, charts, notes, claims, summary };
 }
 
