@@ -34,6 +34,7 @@ import type { CacheEntry } from './store.js';
 import { encodeDemonstrations, trainSft, type SftExample } from './sft.js';
 import { mathSftExamples, type MathTask } from './tasks/math-task.js';
 import type { SafetyTask } from './tasks/safety-task.js';
+import type { BaseInfo } from './steps/sft-base.js';
 import { TASK_ALPHABET } from './tokenizer.js';
 import { reportWork, sftStepUnits } from './work.js';
 
@@ -51,15 +52,8 @@ export function assertScratchModel(cfg: PipelineConfig): asserts cfg is Pipeline
   if (!cfg.sft) throw new Error(`${cfg.name}: sft: required when "model" gives decoder dimensions`);
 }
 
-/** What a pretrained base artefact records (`done.json` info). */
-export interface PretrainedBaseInfo {
-  steps: number;
-  firstLoss: number;
-  lastLoss: number;
-  heldOutNll: number | null;
-  seconds: number;
-  numParams: number;
-  demonstrations: number;
+/** What a pretrained base artefact records (`done.json` info): a base's, plus where it came from. */
+export interface PretrainedBaseInfo extends BaseInfo {
   pretrained: string;
   sft: boolean;
 }
