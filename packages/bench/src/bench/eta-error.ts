@@ -19,27 +19,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { PipelineConfig } from '../experiments/config/schema.js';
-import { prepareUnits, runUnits, stageStepUnits } from '../experiments/work.js';
+import { prepareUnits, runUnits } from '../experiments/work.js';
+import { legacyPrepareUnits, legacyRunUnits } from './eta-legacy.js';
 import { etaErrors, formatEtaTable, parseProgressLog, replayEta, simulatePool, type ReplayJob } from './eta.js';
 import { measuredPrepare, readCache, readReport } from './eta-data.js';
-
-/** The sample-count units of work.ts before calibration (commit 0163755), for comparison. */
-function legacyEvalUnits(cfg: PipelineConfig, samples: number): number {
-  return (cfg.task === 'math' ? 4 * cfg.data.testPerTier * (1 + samples) : 2 * cfg.data.testPerLabel) * 3;
-}
-function legacyRunUnits(cfg: PipelineConfig): number {
-  const steps = cfg.stages.reduce((a, s) => a + s.steps, 0);
-  const curve = cfg.eval.every > 0 ? Math.max(0, Math.ceil(steps / cfg.eval.every) - 1) : 0;
-  const per = cfg.task === 'math' ? cfg.data.testPerTier : cfg.data.testPerLabel;
-  const curveUnits = (cfg.task === 'math' ? 4 : 2) * Math.min(per, cfg.eval.curvePrompts) * 3;
-  return cfg.stages.reduce((a, s) => a + s.steps * stageStepUnits(s), 0) + curve * curveUnits + legacyEvalUnits(cfg, cfg.eval.samples);
-}
-function legacyPrepareUnits(cfg: PipelineConfig, base: boolean): number {
-  let u = base && cfg.sft ? cfg.sft.steps * cfg.sft.batchSize * 2 : 0;
-  if (cfg.task === 'safety') u += cfg.rewardModel.steps * cfg.rewardModel.batchSize * 4;
-  return u + legacyEvalUnits(cfg, cfg.task === 'math' ? cfg.eval.baseSamples || cfg.eval.samples : 0);
-}
 
 function fromLog(file: string, label: string): void {
   const { samples, wallSeconds } = parseProgressLog(readFileSync(file, 'utf8'), label);

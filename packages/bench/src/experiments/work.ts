@@ -56,11 +56,6 @@ export const TASK_VOCAB = 99;
 /** Rough compute parameters of a pretrained model whose config cannot be read (a ~0.1 B-parameter model). */
 export const UNKNOWN_PRETRAINED_PARAMS = 1e8;
 
-/** Old unit constants (one trained / generated sample), kept for callers not yet on the cfg-based functions. */
-export const TRAINED_SAMPLE_UNITS = 2;
-/** See {@link TRAINED_SAMPLE_UNITS}. */
-export const GENERATED_SAMPLE_UNITS = 3;
-
 /**
  * Compute parameters of a decoder: the matrices a token goes through (attention, MLP, the tied
  * output projection); position and token embeddings are look-ups and cost nothing.
@@ -208,12 +203,8 @@ export function rmStepUnits(cfg: PipelineConfig): number {
   return quantizeUnits(2 * cfg.rewardModel.batchSize * trainedSeqUnits(rewardParams(cfg), t.prompt + t.response));
 }
 
-/**
- * Units of one optimiser step of a stage. Without `cfg` (callers not yet switched) the old
- * sample-count units are returned; they are not comparable with the cfg-based ones.
- */
-export function stageStepUnits(stage: StageConfig, cfg?: PipelineConfig): number {
-  if (!cfg) return legacyStageStepUnits(stage);
+/** Units of one optimiser step of a stage of `cfg`'s pipeline. */
+export function stageStepUnits(stage: StageConfig, cfg: PipelineConfig): number {
   return quantizeUnits(stageCompute(stage, cfg));
 }
 
@@ -231,21 +222,6 @@ function stageCompute(stage: StageConfig, cfg: PipelineConfig): number {
       return stage.batchSize * offlinePairUnits(cfg);
     case 'sft':
       return stage.batchSize * trainedSeqUnits(p, t.prompt + t.response);
-  }
-}
-
-function legacyStageStepUnits(stage: StageConfig): number {
-  switch (stage.algorithm) {
-    case 'grpo':
-    case 'fgrpo':
-      return stage.promptsPerStep * stage.groupSize * GENERATED_SAMPLE_UNITS;
-    case 'fhal':
-      return stage.promptsPerStep * stage.groupSize * GENERATED_SAMPLE_UNITS + 2 * stage.offlineBatchSize * TRAINED_SAMPLE_UNITS;
-    case 'fdo':
-    case 'dpo':
-      return 2 * stage.batchSize * TRAINED_SAMPLE_UNITS;
-    case 'sft':
-      return stage.batchSize * TRAINED_SAMPLE_UNITS;
   }
 }
 
