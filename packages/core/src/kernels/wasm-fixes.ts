@@ -253,106 +253,69 @@ function blockedTranspose2d(native: tf.KernelFunc, be: WasmBackendLike, x: tf.Te
   return { dataId: t3.dataId, shape: [C, R], dtype: x.dtype };
 }
 
+/**
+ * Replaces the wasm kernel `name` by `patched(args, native)`, keeping its setup and dispose: the
+ * patch takes the fast path where it applies and hands the rest to `native`. No-op when the
+ * kernel is not registered.
+ */
+function patchWasmKernel(name: string, patched: (args: Parameters<tf.KernelFunc>[0], native: tf.KernelFunc) => ReturnType<tf.KernelFunc>): void {
+  const kernel = tf.getKernel(name, 'wasm');
+  if (kernel === undefined) return;
+  const native = kernel.kernelFunc;
+  tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({ kernelName: name, backendName: 'wasm', setupFunc: kernel.setupFunc, disposeFunc: kernel.disposeFunc, kernelFunc: (args) => patched(args, native) });
+}
+
 /** Registers the wasm patches (idempotent). Called by initBackend once wasm is active. */
 export function installWasmFixes(): void {
   if (installed) return;
   installed = true;
-  const slice = tf.getKernel('Slice', 'wasm');
-  if (slice !== undefined) {
-    tf.unregisterKernel('Slice', 'wasm');
-    tf.registerKernel({
-      kernelName: 'Slice',
-      backendName: 'wasm',
-      setupFunc: slice.setupFunc,
-      disposeFunc: slice.disposeFunc,
-      kernelFunc: (args) => {
-        const { x } = args.inputs as { x: tf.TensorInfo };
-        const { begin, size } = args.attrs as unknown as { begin: number[]; size: number[] };
-        return sliceViaViews(args.backend as WasmBackendLike, x, begin, size) ?? slice.kernelFunc(args);
-      },
+  patchWasmKernel('Slice', (args, native) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { begin, size } = args.attrs as unknown as { begin: number[]; size: number[] };
+    return sliceViaViews(args.backend as WasmBackendLike, x, begin, size) ?? native(args);
+  });
+  patchWasmKernel('SplitV', (args, native) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    if (x.dtype === 'string') return native(args);
+    const { numOrSizeSplits, axis } = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
+    const ax = tf.util.parseAxisParam(axis, x.shape)[0];
+    const sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, numOrSizeSplits, ax);
+    const begin = new Array<number>(x.shape.length).fill(0);
+    return sizes.map((s) => {
+      const size = [...x.shape];
+      size[ax] = s;
+      const out = sliceViaViews(args.backend as WasmBackendLike, x, [...begin], size)!;
+      begin[ax] += s;
+      return out;
     });
-  }
-  const splitV = tf.getKernel('SplitV', 'wasm');
-  if (splitV !== undefined) {
-    tf.unregisterKernel('SplitV', 'wasm');
-    tf.registerKernel({
-      kernelName: 'SplitV',
-      backendName: 'wasm',
-      setupFunc: splitV.setupFunc,
-      disposeFunc: splitV.disposeFunc,
-      kernelFunc: (args) => {
-        const { x } = args.inputs as { x: tf.TensorInfo };
-        if (x.dtype === 'string') return splitV.kernelFunc(args);
-        const { numOrSizeSplits, axis } = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
-        const ax = tf.util.parseAxisParam(axis, x.shape)[0];
-        const sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, numOrSizeSplits, ax);
-        const begin = new Array<number>(x.shape.length).fill(0);
-        return sizes.map((s) => {
-          const size = [...x.shape];
-          size[ax] = s;
-          const out = sliceViaViews(args.backend as WasmBackendLike, x, [...begin], size)!;
-          begin[ax] += s;
-          return out;
-        });
-      },
-    });
-  }
+  });
   if (tf.getKernel('UnsortedSegmentSum', 'wasm') === undefined) {
     tf.registerKernel({ kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: unsortedSegmentSum });
   }
-  const bmm = tf.getKernel('BatchMatMul', 'wasm');
-  if (bmm !== undefined) {
-    tf.unregisterKernel('BatchMatMul', 'wasm');
-    tf.registerKernel({
-      kernelName: 'BatchMatMul',
-      backendName: 'wasm',
-      setupFunc: bmm.setupFunc,
-      disposeFunc: bmm.disposeFunc,
-      kernelFunc: (args) => {
-        const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
-        if (!transposeA && !transposeB) {
-          const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-          const fast = batchedMatMulViaViews(args.backend as WasmBackendLike, a, b);
-          if (fast !== null) return fast;
-        }
-        return bmm.kernelFunc(args);
-      },
-    });
-  }
-  const transpose = tf.getKernel('Transpose', 'wasm');
-  if (transpose !== undefined) {
-    tf.unregisterKernel('Transpose', 'wasm');
-    tf.registerKernel({
-      kernelName: 'Transpose',
-      backendName: 'wasm',
-      setupFunc: transpose.setupFunc,
-      disposeFunc: transpose.disposeFunc,
-      kernelFunc: (args) => {
-        const { x } = args.inputs as { x: tf.TensorInfo };
-        const { perm } = args.attrs as { perm: number[] };
-        if (x.shape.length === 2 && perm[0] === 1 && perm[1] === 0 && x.dtype !== 'string') {
-          const fast = blockedTranspose2d(transpose.kernelFunc, args.backend as WasmBackendLike, x);
-          if (fast !== null) return fast;
-        }
-        return transpose.kernelFunc(args);
-      },
-    });
-  }
-  const native = tf.getKernel('GatherV2', 'wasm');
-  if (native !== undefined) {
-    tf.unregisterKernel('GatherV2', 'wasm');
-    tf.registerKernel({
-      kernelName: 'GatherV2',
-      backendName: 'wasm',
-      setupFunc: native.setupFunc,
-      disposeFunc: native.disposeFunc,
-      kernelFunc: (args) => {
-        const { axis, batchDims } = args.attrs as { axis: number; batchDims: number };
-        const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
-        const ax = tf.util.parseAxisParam(axis, x.shape)[0];
-        if (!batchDims) return gatherViaViews(args.backend as WasmBackendLike, x, indices, ax) ?? native.kernelFunc(args);
-        return batchedGather(args.backend as WasmBackendLike, x, indices, ax, batchDims);
-      },
-    });
-  }
+  patchWasmKernel('BatchMatMul', (args, native) => {
+    const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
+    if (!transposeA && !transposeB) {
+      const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+      const fast = batchedMatMulViaViews(args.backend as WasmBackendLike, a, b);
+      if (fast !== null) return fast;
+    }
+    return native(args);
+  });
+  patchWasmKernel('Transpose', (args, native) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { perm } = args.attrs as { perm: number[] };
+    if (x.shape.length === 2 && perm[0] === 1 && perm[1] === 0 && x.dtype !== 'string') {
+      const fast = blockedTranspose2d(native, args.backend as WasmBackendLike, x);
+      if (fast !== null) return fast;
+    }
+    return native(args);
+  });
+  patchWasmKernel('GatherV2', (args, native) => {
+    const { axis, batchDims } = args.attrs as { axis: number; batchDims: number };
+    const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
+    const ax = tf.util.parseAxisParam(axis, x.shape)[0];
+    if (!batchDims) return gatherViaViews(args.backend as WasmBackendLike, x, indices, ax) ?? native(args);
+    return batchedGather(args.backend as WasmBackendLike, x, indices, ax, batchDims);
+  });
 }
