@@ -296,39 +296,50 @@ export interface Heap {
 }
 
 /**
- * C [M, N] = A·B (+ bias) at byte offsets a, b, c, bias (0: none) of tfjs-wasm's heap, split
- * across two threads when that applies and pays (see the header), else `g.gemmNN` here.
+ * One product, on one thread (`single`) or split (`split`, which computes the worker's part itself
+ * and returns false when the worker failed): the split when the pool is usable and the per-shape
+ * policy prefers it. The time of the way taken is recorded for `key` whenever the pool was usable.
  */
-export function gemmNNThreaded(g: SimdGemm, heap: Heap, a: number, b: number, c: number, bias: number, K: number, M: number, N: number): void {
-  const mLow = Math.floor(M * 0.45) & ~3; // the worker also copies its operands in and out
-  const p = M >= 32 ? usable(M * K * N, mLow * K + K * N + N + mLow * N) : null;
-  const key = `nn${M}x${K}x${N}`;
+function splitOrSingle(key: string, p: Pool | null, single: () => void, split: (p: Pool) => boolean): void {
   const sp = p ? preferSplit(key) : null;
   const t0 = performance.now();
   if (!p || !sp) {
-    g.gemmNN(a, b, c, bias, K, M, N);
+    single();
     if (p) {
       record(key, 'single', performance.now() - t0);
       counts.single++;
     }
     return;
   }
-  const mTop = M - mLow;
-  const h = heap.f32();
-  const nA = mLow * K;
-  p.data.set(h.subarray((a >> 2) + mTop * K, (a >> 2) + M * K), 0);
-  p.data.set(h.subarray(b >> 2, (b >> 2) + K * N), nA);
-  if (bias) p.data.set(h.subarray(bias >> 2, (bias >> 2) + N), nA + K * N);
-  post(p, NN, K, mLow, N, bias !== 0);
-  g.gemmNN(a, b, c, bias, K, mTop, N);
-  if (!collect(p)) {
-    g.gemmNN(a + 4 * mTop * K, b, c + 4 * mTop * N, bias, K, mLow, N);
-    return;
-  }
-  const off = nA + K * N + (bias ? N : 0);
-  heap.f32().set(p.data.subarray(off, off + mLow * N), (c >> 2) + mTop * N);
+  if (!split(p)) return;
   record(key, 'split', performance.now() - t0);
   counts.split++;
+}
+
+/**
+ * C [M, N] = A·B (+ bias) at byte offsets a, b, c, bias (0: none) of tfjs-wasm's heap, split
+ * across two threads when that applies and pays (see the header), else `g.gemmNN` here.
+ */
+export function gemmNNThreaded(g: SimdGemm, heap: Heap, a: number, b: number, c: number, bias: number, K: number, M: number, N: number): void {
+  const mLow = Math.floor(M * 0.45) & ~3; // the worker also copies its operands in and out
+  const p = M >= 32 ? usable(M * K * N, mLow * K + K * N + N + mLow * N) : null;
+  splitOrSingle(`nn${M}x${K}x${N}`, p, () => g.gemmNN(a, b, c, bias, K, M, N), (p) => {
+    const mTop = M - mLow;
+    const h = heap.f32();
+    const nA = mLow * K;
+    p.data.set(h.subarray((a >> 2) + mTop * K, (a >> 2) + M * K), 0);
+    p.data.set(h.subarray(b >> 2, (b >> 2) + K * N), nA);
+    if (bias) p.data.set(h.subarray(bias >> 2, (bias >> 2) + N), nA + K * N);
+    post(p, NN, K, mLow, N, bias !== 0);
+    g.gemmNN(a, b, c, bias, K, mTop, N);
+    if (!collect(p)) {
+      g.gemmNN(a + 4 * mTop * K, b, c + 4 * mTop * N, bias, K, mLow, N);
+      return false;
+    }
+    const off = nA + K * N + (bias ? N : 0);
+    heap.f32().set(p.data.subarray(off, off + mLow * N), (c >> 2) + mTop * N);
+    return true;
+  });
 }
 
 /**
@@ -340,30 +351,20 @@ export function gemmTNThreaded(g: SimdGemm, heap: Heap, a: number, b: number, c:
   // The worker's rows: whole 4-row tiles, a little under half (it also copies A and B in, C out).
   const mLow = Math.floor(M * 0.45) & ~3;
   const p = M >= 32 ? usable(M * K * N, K * M + K * N + mLow * N) : null;
-  const key = `tn${K}x${M}x${N}`;
-  const sp = p ? preferSplit(key) : null;
-  const t0 = performance.now();
-  if (!p || !sp) {
-    g.gemmTN(a, b, c, K, M, N);
-    if (p) {
-      record(key, 'single', performance.now() - t0);
-      counts.single++;
+  splitOrSingle(`tn${K}x${M}x${N}`, p, () => g.gemmTN(a, b, c, K, M, N), (p) => {
+    const mTop = M - mLow;
+    const h = heap.f32();
+    // A whole (one contiguous copy; the worker reads its columns with A's row stride), then B.
+    p.data.set(h.subarray(a >> 2, (a >> 2) + K * M), 0);
+    p.data.set(h.subarray(b >> 2, (b >> 2) + K * N), K * M);
+    post(p, TN, K, mLow, N, false, M, mTop);
+    g.gemmTNCols(a, b, c, K, mTop, N, M);
+    if (!collect(p)) {
+      g.gemmTNCols(a + 4 * mTop, b, c + 4 * mTop * N, K, mLow, N, M);
+      return false;
     }
-    return;
-  }
-  const mTop = M - mLow;
-  const h = heap.f32();
-  // A whole (one contiguous copy; the worker reads its columns with A's row stride), then B.
-  p.data.set(h.subarray(a >> 2, (a >> 2) + K * M), 0);
-  p.data.set(h.subarray(b >> 2, (b >> 2) + K * N), K * M);
-  post(p, TN, K, mLow, N, false, M, mTop);
-  g.gemmTNCols(a, b, c, K, mTop, N, M);
-  if (!collect(p)) {
-    g.gemmTNCols(a + 4 * mTop, b, c + 4 * mTop * N, K, mLow, N, M);
-    return;
-  }
-  const off = K * M + K * N;
-  heap.f32().set(p.data.subarray(off, off + mLow * N), (c >> 2) + mTop * N);
-  record(key, 'split', performance.now() - t0);
-  counts.split++;
+    const off = K * M + K * N;
+    heap.f32().set(p.data.subarray(off, off + mLow * N), (c >> 2) + mTop * N);
+    return true;
+  });
 }
