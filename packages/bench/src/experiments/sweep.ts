@@ -30,6 +30,9 @@ const done = new Set(existsSync(out) ? readFileSync(out, 'utf8').split('\n').fil
 const DATA_SEED = Number(process.env.SWEEP_DATA_SEED ?? 1234);
 /** Free-form label added to point ids and base folders (e.g. `simd-gemm` after a kernel change). */
 const TAG = process.env.SWEEP_TAG ? ` ${process.env.SWEEP_TAG}` : '';
+/** What every point id carries after its grid coordinates: carry-drop rate, generator version, data seed, tag. */
+const DROP = CARRY_DROP ? ` drop${CARRY_DROP}` : '';
+const VARIANT = ` v${MATH_GENERATOR_VERSION}${DATA_SEED !== 1234 ? ` data${DATA_SEED}` : ''}${TAG}`;
 const data: MathDataConfig = mathDataSchema.parse({
   seed: DATA_SEED,
   testPerTier: 100,
@@ -102,7 +105,7 @@ async function main(): Promise<void> {
     for (const g of grid) {
       const [size, st] = g.split(':');
       const [d, l] = size.split('x').map(Number);
-      const id = `sft d${d} L${l} steps${st} lr${SFT_LR}${CARRY_DROP ? ` drop${CARRY_DROP}` : ''} v${MATH_GENERATOR_VERSION}${DATA_SEED !== 1234 ? ` data${DATA_SEED}` : ''}${TAG}`;
+      const id = `sft d${d} L${l} steps${st} lr${SFT_LR}${DROP}${VARIANT}`;
       if (done.has(id)) continue;
       const { m, tok, task, sftSeconds, lastLoss } = await sftBase({ dModel: d, nLayers: l }, Number(st), SFT_LR);
       const t0 = Date.now();
@@ -132,7 +135,7 @@ async function main(): Promise<void> {
     for (const r of ev0.records) if (r.tier === t && r.mode === 'sampled') per.set(r.id, (per.get(r.id) ?? 0) + (r.correct ? 1 : 0));
     return [...per.values()].filter((c) => c === 0 || c === G).length / Math.max(1, per.size);
   };
-  const baseId = `base d${d} L${l} steps${st} lr${SFT_LR}${CARRY_DROP ? ` drop${CARRY_DROP}` : ''} v${MATH_GENERATOR_VERSION}${DATA_SEED !== 1234 ? ` data${DATA_SEED}` : ''}${TAG}`;
+  const baseId = `base d${d} L${l} steps${st} lr${SFT_LR}${DROP}${VARIANT}`;
   if (!done.has(baseId)) {
     row(baseId, {
       sftSeconds: base.sftSeconds,
@@ -145,7 +148,7 @@ async function main(): Promise<void> {
   }
   for (const lr of (process.env.SWEEP_LRS ?? '3e-4,1e-3').split(',').map(Number)) {
     for (const method of (process.env.SWEEP_METHODS ?? 'grpo,random').split(',')) {
-      const id = `rl d${d} L${l} sft${st}${CARRY_DROP ? ` drop${CARRY_DROP}` : ''} v${MATH_GENERATOR_VERSION}${DATA_SEED !== 1234 ? ` data${DATA_SEED}` : ''}${TAG} ${method} lr${lr} steps${steps} G${G} T${temp}`;
+      const id = `rl d${d} L${l} sft${st}${DROP}${VARIANT} ${method} lr${lr} steps${steps} G${G} T${temp}`;
       if (done.has(id)) continue;
       const model = base.m.clone({ trainable: true });
       const ref = base.m.clone({ trainable: false });
