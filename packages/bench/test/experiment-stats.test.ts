@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { removeStaleTemps } from '../src/experiments/cache.js';
+import { removeStaleTemps } from '../src/experiments/store.js';
 import fc from 'fast-check';
 import { formatDifference, pairedDifference, tQuantile975 } from '../src/experiments/stats.js';
 import { extractExactAnswer, mathIsCorrect, mathTaskReward, randomReward } from '../src/experiments/eval/verifier.js';
@@ -15,7 +15,7 @@ import { passAtK } from '../src/metrics/pass-at-k.js';
 import { summarizeExperiment } from '../src/experiments/summary.js';
 import { BASE_ROW, mathPairedTable, pairedMathClaims, pairedSafetyClaims, type MethodRuns } from '../src/experiments/aggregate.js';
 import type { ExperimentSummary, SummaryDifference, SummaryRow } from '../src/experiments/summary.js';
-import type { RunResult } from '../src/experiments/pipeline.js';
+import type { RunResult } from '../src/experiments/steps/run-dir.js';
 import type { MathTierScore } from '../src/experiments/eval/math-eval.js';
 import type { StageConfig } from '../src/experiments/config/schema.js';
 

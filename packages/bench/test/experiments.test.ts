@@ -16,9 +16,9 @@ import {
 import { relativeOverall } from '../src/report/summary.js';
 import { normalizeRmScore, summarizeSafety, type SafetySampleRecord } from '../src/experiments/eval/safety-eval.js';
 import { mathIsCorrect } from '../src/experiments/eval/verifier.js';
-import { canonicalJson, contentHash } from '../src/experiments/cache.js';
-import type { RunResult } from '../src/experiments/pipeline.js';
-import type { BaseEval } from '../src/experiments/prepare.js';
+import { canonicalJson, contentHash } from '../src/experiments/store.js';
+import type { RunResult } from '../src/experiments/steps/run-dir.js';
+import type { BaseEval } from '../src/experiments/steps/evaluate.js';
 import type { StageConfig } from '../src/experiments/config/schema.js';
 import type { MathTier } from '../src/experiments/generators/math.js';
 

@@ -7,8 +7,8 @@
 import { aggregateSeeds, type Cell, type ResultTable } from '../report/table.js';
 import { MATH_TIERS, tierSteps, type MathTier } from './generators/math.js';
 import type { ExperimentConfig, StageConfig } from './config/schema.js';
-import type { RunResult } from './pipeline.js';
-import type { BaseEval } from './prepare.js';
+import type { RunResult } from './steps/run-dir.js';
+import type { BaseEval } from './steps/evaluate.js';
 import type { SafetyScores } from './eval/safety-eval.js';
 import type { ExperimentSummary, SummaryDifference } from './summary.js';
 import { formatDifference, type Verdict } from './stats.js';

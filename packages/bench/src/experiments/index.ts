@@ -58,8 +58,8 @@ export { mathIsCorrect, mathTaskReward, extractExactAnswer, randomReward } from 
 export { pairedDifference, tQuantile975, formatDifference, type PairedDifference, type Verdict } from './stats.js';
 export { summarizeExperiment, type ExperimentSummary, type SummaryRow, type SummaryMetric, type SummaryDifference } from './summary.js';
 export { runUnits, prepareUnits, reportWork, setWorkSink } from './work.js';
-export { runPipeline, type RunResult, type PipelineOptions } from './pipeline.js';
-export { prepareTask, runMethod, storedTask } from './flow.js';
+export { runPipeline, prepareTask, runMethod, storedTask } from './flow.js';
+export type { RunResult, PipelineOptions } from './steps/run-dir.js';
 export { ArtefactStore, produce, type StoredStage, type CacheEntry } from './store.js';
 export type { SharedArtefacts } from './steps/run-dir.js';
 export { runConfigFile, type RunConfigOptions, type RunConfigSummary } from './run-config.js';

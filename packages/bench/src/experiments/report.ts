@@ -29,7 +29,9 @@ import {
 } from './aggregate.js';
 import { summarizeExperiment, type ExperimentSummary } from './summary.js';
 import { MATH_TIERS } from './generators/math.js';
-import type { BaseEval, BaseInfo, RewardModelInfo } from './prepare.js';
+import type { BaseEval } from './steps/evaluate.js';
+import type { BaseInfo } from './steps/sft-base.js';
+import type { RewardModelInfo } from './steps/reward-model.js';
 import { describePretrainedBase, isPretrainedModel } from './pretrained-base.js';
 
 /** Everything known about one finished (or partly finished) experiment. */

@@ -6,9 +6,12 @@
 import { join, resolve } from 'node:path';
 import type { ExperimentConfig, PipelineConfig } from './config/schema.js';
 import { loadPipelineConfig } from './config/load.js';
-import { experimentCacheRoot, readCacheInfo } from './cache.js';
-import { runPipeline, type RunResult } from './pipeline.js';
-import { prepareShared, type BaseEval, type BaseInfo, type RewardModelInfo } from './prepare.js';
+import { ArtefactStore, experimentCacheRoot, readCacheInfo } from './store.js';
+import { prepareTask, runPipeline } from './flow.js';
+import type { RunResult } from './steps/run-dir.js';
+import type { BaseEval } from './steps/evaluate.js';
+import type { BaseInfo } from './steps/sft-base.js';
+import type { RewardModelInfo } from './steps/reward-model.js';
 import { mathSection, safetySection, writeExperimentReport } from './report.js';
 import { jobLogger } from './jobs.js';
 import { machineDescription, formatDuration } from './reproduce.js';
@@ -64,7 +67,7 @@ export async function runConfigFile(file: string, opts: RunConfigOptions = {}): 
   const result = await runPipeline(cfg, { runDir, cacheRoot, log, saveFinalCheckpoint: opts.saveCheckpoint, force: opts.force, checkpointEvery: opts.checkpointEvery, labels: { methodId: 'run', methodName: cfg.name } });
   let reportFiles: string[] = [];
   if (opts.report ?? true) {
-    const shared = await prepareShared(cfg, cacheRoot, log);
+    const shared = await prepareTask(cfg, new ArtefactStore(cacheRoot), log);
     const exp = pipelineAsExperiment(cfg);
     const outcome = {
       exp,

@@ -5,8 +5,8 @@
  */
 import { MATH_TIERS } from './generators/math.js';
 import { BASE_ROW, type MethodRuns } from './aggregate.js';
-import type { RunResult } from './pipeline.js';
-import type { BaseEval } from './prepare.js';
+import type { RunResult } from './steps/run-dir.js';
+import type { BaseEval } from './steps/evaluate.js';
 import type { SafetyScores } from './eval/safety-eval.js';
 import { pairedDifference, type PairedDifference } from './stats.js';
 

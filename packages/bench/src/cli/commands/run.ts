@@ -31,7 +31,7 @@ export function register(program: Command): void {
 }
 
 /** One human-readable line of final scores. */
-export function summaryLine(final: import('../../experiments/pipeline.js').FinalEval): string {
+export function summaryLine(final: import('../../experiments/steps/run-dir.js').FinalEval): string {
   if (final.task === 'math') {
     return `held-out pass@1 (greedy): ${Object.entries(final.tiers)
       .map(([t, s]) => `${t} ${(100 * s.greedy).toFixed(1)}%`)

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { ExperimentConfig } from '../config/schema.js';
 import { writeExperimentReport, type ReportSection } from '../report.js';
 import type { ExperimentSummary } from '../summary.js';
-import { gitCommit } from './run-dir.js';
+import { gitCommit } from '../../harness/provenance.js';
 
 /** Machine facts for the report header. */
 export function machineDescription(): string {

@@ -14,7 +14,6 @@
  *
  * An unfinished single-stage run with periodic checkpoints continues from its last one (resume.ts).
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FALIGN_VERSION, mergeLora, saveLoraAdapter } from '@falign/core';
@@ -24,6 +23,7 @@ import { SAFETY_GENERATOR_VERSION } from '../generators/safety.js';
 import { baseSpec, savePolicy } from '../pretrained-base.js';
 import { clearCurvePoints, findResumePoint, pruneCheckpoints, removeTempCheckpoints, type ResumePoint } from '../resume.js';
 import { EXPERIMENT_CODE_VERSION, contentHash, type CacheEntry } from '../store.js';
+import { gitCommit } from '../../harness/provenance.js';
 import type { BaseEval } from './evaluate.js';
 import type { RunPolicy, Trained } from './rl-run.js';
 
@@ -74,15 +74,6 @@ export interface SharedArtefacts {
   base: CacheEntry;
   rm: CacheEntry | null;
   baseEval: CacheEntry;
-}
-
-/** The git commit of the working directory, or null outside a repository. */
-export function gitCommit(cwd = process.cwd()): string | null {
-  try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim() || null;
-  } catch {
-    return null;
-  }
 }
 
 /** Hash of what determines a run's results (config and versions): the run's key. */
